@@ -1,0 +1,168 @@
+# -*- coding: utf-8 -*-
+# Copyright: selfhosted.prefect contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the profile modules share around an edit: arguments, locking, check
+mode, diff, backup, the atomic write and file attributes."""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.selfhosted.prefect.plugins.module_utils.profiles_toml import (
+    HAS_TOMLKIT,
+    TOMLKIT_IMPORT_ERROR,
+    ProfilesError,
+    ProfilesFile,
+    resolve_path,
+)
+
+NEW_FILE_MODE = 0o600
+NEW_DIR_MODE = 0o700
+
+
+def file_argument_spec():
+    """Where the profiles file is; every profile module takes these."""
+    return dict(
+        path=dict(type="path"),
+        prefect_home=dict(type="path"),
+    )
+
+
+def new_module(argument_spec, writes=True, **kwargs):
+    """An AnsibleModule for a profiles module.
+
+    no_log=True only stops the module from logging its own invocation to the
+    managed host's journal, where setting values (secrets among them) would
+    land; results are still returned, with secrets masked by no_log_values.
+    """
+    spec = file_argument_spec()
+    if writes:
+        spec["backup"] = dict(type="bool", default=False)
+    spec.update(argument_spec)
+    module = AnsibleModule(
+        argument_spec=spec,
+        mutually_exclusive=[("path", "prefect_home")],
+        supports_check_mode=True,
+        add_file_common_args=writes,
+        no_log=True,
+        **kwargs
+    )
+    if not HAS_TOMLKIT:
+        module.fail_json(msg=missing_required_lib("tomlkit (Debian: python3-tomlkit)"), exception=TOMLKIT_IMPORT_ERROR)
+    return module
+
+
+def profiles_path(module):
+    return resolve_path(module.params["path"], module.params["prefect_home"])
+
+
+def read_profiles(module, path):
+    try:
+        return ProfilesFile.read(path)
+    except ProfilesError as exc:
+        module.fail_json(msg=str(exc), path=path)
+
+
+@contextlib.contextmanager
+def directory_lock(directory):
+    """Serialize writers of one profiles file: an exclusive flock on its
+    directory, so no lock file is left beside profiles.toml."""
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)
+
+
+def _ensure_directory(module, directory):
+    """Create a missing parent like Prefect does, owned like the file will be."""
+    if os.path.isdir(directory):
+        return
+    parent = os.path.dirname(directory.rstrip(os.sep))
+    _ensure_directory(module, parent)
+    os.mkdir(directory, NEW_DIR_MODE)
+    owner, group = module.params.get("owner"), module.params.get("group")
+    if owner or group:
+        module.set_owner_if_different(directory, owner, False)
+        module.set_group_if_different(directory, group, False)
+
+
+def write_atomic(path, text):
+    """Write a temp file in the same directory (created 0600, so a secret is
+    never readable by others, not even briefly), give it the old file's mode
+    and owner, then rename it over the target."""
+    directory = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(prefix=".profiles.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if os.path.exists(path):
+            current = os.stat(path)
+            os.chmod(tmp, current.st_mode & 0o7777)
+            os.chown(tmp, current.st_uid, current.st_gid)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def apply_edit(module, edit, result=None):
+    """Read the profiles file, let edit(profiles_file) change it in memory, then
+    report and (outside check mode) write it. Returns through exit_json.
+
+    edit raises ProfilesError for bad input; then nothing is written.
+    """
+    path = profiles_path(module)
+    result = dict(result or {}, changed=False, path=path)
+    directory = os.path.dirname(path) or "."
+    lock = directory_lock(directory) if not module.check_mode and os.path.isdir(directory) else contextlib.nullcontext()
+    try:
+        with lock:
+            profiles = read_profiles(module, path)
+            existed = profiles.exists
+            result.update(edit(profiles) or {})
+            before = ProfilesFile(path, profiles.original)
+            new_text = profiles.render()
+            result["changed"] = new_text != profiles.original
+            if module._diff:
+                result["diff"] = [dict(
+                    before_header="%s (content)" % path,
+                    after_header="%s (content)" % path,
+                    before=before.redacted_text(),
+                    after=profiles.redacted_text(compare_to=before),
+                )]
+            if result["changed"] and not module.check_mode:
+                if not os.path.isdir(directory):
+                    _ensure_directory(module, directory)
+                if module.params["backup"] and existed:
+                    result["backup_file"] = module.backup_local(path)
+                write_atomic(path, new_text)
+    except ProfilesError as exc:
+        module.fail_json(msg=str(exc), path=path)
+    except OSError as exc:
+        module.fail_json(msg="Cannot write %s: %s" % (path, exc), path=path)
+    _apply_file_attributes(module, path, existed, result)
+    module.exit_json(**result)
+
+
+def _apply_file_attributes(module, path, existed, result):
+    if not os.path.exists(path):
+        return  # check mode on a new file: its attributes are part of the creation
+    file_args = module.load_file_common_arguments(module.params, path=path)
+    if file_args.get("mode") is None and not existed:
+        file_args["mode"] = NEW_FILE_MODE
+    attribute_diff = {}
+    changed = module.set_fs_attributes_if_different(file_args, result["changed"], diff=attribute_diff)
+    if changed and not result["changed"]:
+        result["msg"] = "ownership, perms or SE linux context changed"
+    result["changed"] = changed
+    if module._diff and attribute_diff.get("before"):
+        result.setdefault("diff", []).append(attribute_diff)

@@ -1,0 +1,336 @@
+# -*- coding: utf-8 -*-
+# Copyright: selfhosted.prefect contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Reading, validating and editing Prefect's profiles.toml.
+
+Pure logic with no Ansible imports, so the unit tests exercise it directly.
+Edits go through tomlkit so that comments, blank lines, key order and the
+profiles a task does not touch stay byte-for-byte as they were.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import traceback
+
+try:
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+    from tomlkit.items import Table, InlineTable
+    HAS_TOMLKIT = True
+    TOMLKIT_IMPORT_ERROR = None
+except ImportError:
+    HAS_TOMLKIT = False
+    TOMLKIT_IMPORT_ERROR = traceback.format_exc()
+
+from ansible_collections.selfhosted.prefect.plugins.module_utils.settings_catalog import (
+    ALIASES,
+    LEGACY_NAMES,
+    PREFECT_VERSION,
+    SECRET_SETTINGS,
+    SETTINGS,
+)
+
+# Prefect refuses these in profiles: they decide where profiles are read from.
+REFUSED_SETTINGS = ("PREFECT_HOME", "PREFECT_PROFILES_PATH")
+REDACTED = "********"
+SECRET_CHANGED = REDACTED + " (changed)"
+_TRUE = ("true", "1", "yes", "on", "t", "y")
+_FALSE = ("false", "0", "no", "off", "f", "n")
+# user:password@ in any URL-shaped value, e.g. postgresql+asyncpg://u:p@db/orion
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)(?P<password>[^@\s]*)(?P<tail>@)")
+
+
+class ProfilesError(Exception):
+    """Bad input or a bad file: the message is meant for the user as is."""
+
+
+# ---------------------------------------------------------------- setting names
+
+def name_kind(key):
+    """'current', 'alias' (older name Prefect 3 accepts), 'legacy' (Orion-era) or 'unknown'."""
+    if key in SETTINGS:
+        return "current"
+    if key in ALIASES:
+        return "alias"
+    if key in LEGACY_NAMES:
+        return "legacy"
+    return "unknown"
+
+
+def canonical_name(key):
+    """The current Prefect 3 name of a setting, or None when the name is unknown."""
+    if key in SETTINGS:
+        return key
+    return ALIASES.get(key) or LEGACY_NAMES.get(key)
+
+
+def suggest_names(key, count=3):
+    return difflib.get_close_matches(key, list(SETTINGS) + list(ALIASES), n=count, cutoff=0.6)
+
+
+def resolve_setting_name(key, legacy_names="migrate"):
+    """Validate a setting name from task input and return its current name.
+
+    Raises ProfilesError for unknown and refused names, and for renamed names
+    when legacy_names is 'fail'.
+    """
+    if key in REFUSED_SETTINGS:
+        raise ProfilesError(
+            "%s cannot be stored in a profile: Prefect reads it only from the environment, "
+            "because it decides where profiles are read from." % key)
+    kind = name_kind(key)
+    if kind == "unknown":
+        hint = suggest_names(key)
+        raise ProfilesError("Unknown setting name %s (not a setting of Prefect %s)%s." % (
+            key, PREFECT_VERSION, "; did you mean %s?" % " or ".join(hint) if hint else ""))
+    if kind != "current" and legacy_names == "fail":
+        raise ProfilesError("%s is an old name of %s; use the current name (legacy_names=fail)." % (
+            key, canonical_name(key)))
+    return canonical_name(key)
+
+
+# ---------------------------------------------------------------- values
+
+def _bool_value(text):
+    lowered = text.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    return None
+
+
+def profile_value(key, value):
+    """The string Prefect's CLI would store for a task value, validated by type.
+
+    YAML hands us bools and ints; `prefect config set` stores strings, so a
+    task and the CLI write the same bytes ("true", "4202").
+    """
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, (int, float)):
+        text = str(value)
+    elif isinstance(value, str):
+        text = value
+    else:
+        raise ProfilesError("%s must be a string, number or boolean, got %s." % (key, type(value).__name__))
+    expected = SETTINGS.get(canonical_name(key) or key, "str")
+    if expected == "bool" and _bool_value(text) is None:
+        raise ProfilesError("%s expects a boolean (true or false), got %r." % (key, text))
+    if expected == "int":
+        try:
+            int(text)
+        except ValueError:
+            raise ProfilesError("%s expects an integer, got %r." % (key, text))
+    if expected == "float":
+        try:
+            float(text)
+        except ValueError:
+            raise ProfilesError("%s expects a number, got %r." % (key, text))
+    if isinstance(expected, list) and text.lower() not in [choice.lower() for choice in expected]:
+        raise ProfilesError("%s expects one of %s, got %r." % (key, ", ".join(expected), text))
+    return text
+
+
+def stored_string(value):
+    """A value found in the file (a hand edit may leave a TOML bool or int) as a string."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def same_value(key, stored, wanted):
+    """Compare a value found in the file with a wanted string as Prefect would read both."""
+    stored = stored_string(stored)
+    expected = SETTINGS.get(canonical_name(key) or key, "str")
+    if expected == "bool":
+        return _bool_value(stored) == _bool_value(wanted)
+    if expected in ("int", "float"):
+        try:
+            return float(stored) == float(wanted)
+        except ValueError:
+            return stored == wanted
+    if isinstance(expected, list):
+        return stored.lower() == wanted.lower()
+    return stored == wanted
+
+
+def is_secret(key):
+    return canonical_name(key) in SECRET_SETTINGS
+
+
+def redact(key, value):
+    """A value safe to show: secrets masked, passwords inside URLs masked."""
+    if not isinstance(value, str):
+        return value
+    if is_secret(key) and not _URL_PASSWORD.search(value):
+        return REDACTED if value else value
+    return _URL_PASSWORD.sub(lambda m: m.group("head") + REDACTED + m.group("tail"), value)
+
+
+def secret_values(settings):
+    """The values of settings that must never be printed, for no_log masking."""
+    found = set()
+    for key, value in settings.items():
+        if not isinstance(value, str):
+            continue
+        if is_secret(key):
+            found.add(value)
+        for match in _URL_PASSWORD.finditer(value):
+            if match.group("password"):
+                found.add(match.group("password"))
+    return found
+
+
+# ---------------------------------------------------------------- the file
+
+def resolve_path(path=None, prefect_home=None, environ=None):
+    """Where profiles live, as Prefect resolves it (minus .env and prefect.toml)."""
+    environ = os.environ if environ is None else environ
+    if path:
+        return os.path.expanduser(path)
+    if prefect_home:
+        return os.path.join(os.path.expanduser(prefect_home), "profiles.toml")
+    if environ.get("PREFECT_PROFILES_PATH"):
+        return os.path.expanduser(environ["PREFECT_PROFILES_PATH"])
+    if environ.get("PREFECT_HOME"):
+        return os.path.join(os.path.expanduser(environ["PREFECT_HOME"]), "profiles.toml")
+    return os.path.expanduser("~/.prefect/profiles.toml")
+
+
+class ProfilesFile:
+    """One profiles.toml, parsed with tomlkit; edits keep everything else as it was."""
+
+    def __init__(self, path, text):
+        self.path = path
+        self.original = text
+        try:
+            self.doc = tomlkit.parse(text)
+        except TOMLKitError as exc:
+            raise ProfilesError("%s is not valid TOML: %s" % (path, exc))
+        self._check_structure()
+
+    @classmethod
+    def read(cls, path):
+        """Load the file; a missing file reads as an empty one."""
+        try:
+            with open(path, "r", encoding="utf-8") as handle:
+                text = handle.read()
+        except FileNotFoundError:
+            text = ""
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ProfilesError("Cannot read %s: %s" % (path, exc))
+        return cls(path, text)
+
+    def _check_structure(self):
+        not_profiles = "%s is not a Prefect profiles file: " % self.path
+        extra = [key for key in self.doc if key not in ("active", "profiles")]
+        if extra:
+            raise ProfilesError(not_profiles + "unexpected top-level key(s) %s "
+                                "(expected only 'active' and [profiles.NAME] tables)." % ", ".join(extra))
+        if "active" in self.doc and not isinstance(self.doc["active"], str):
+            raise ProfilesError(not_profiles + "'active' must be a string naming a profile.")
+        profiles = self.doc.get("profiles")
+        if profiles is None:
+            return
+        if not isinstance(profiles, (Table, InlineTable)):
+            raise ProfilesError(not_profiles + "'profiles' must be a table of [profiles.NAME] tables.")
+        for name, table in profiles.items():
+            if not isinstance(table, (Table, InlineTable)):
+                raise ProfilesError(not_profiles + "profiles.%s must be a table of settings." % name)
+            for key, value in table.items():
+                if isinstance(value, (dict, list)):
+                    raise ProfilesError(not_profiles + "profiles.%s.%s must be a plain value, not a %s." % (
+                        name, key, "table" if isinstance(value, dict) else "list"))
+
+    # -- reading
+
+    @property
+    def exists(self):
+        return os.path.exists(self.path)
+
+    @property
+    def active(self):
+        active = self.doc.get("active")
+        return str(active) if active is not None else None
+
+    def profile_names(self):
+        return [str(name) for name in self.doc.get("profiles", {})]
+
+    def has_profile(self, name):
+        return name in self.doc.get("profiles", {})
+
+    def settings(self, name):
+        """A profile's settings as plain Python values, in file order."""
+        table = self.doc["profiles"][name]
+        return {str(key): _plain(value) for key, value in table.items()}
+
+    def require_profile(self, name):
+        if not self.has_profile(name):
+            raise ProfilesError(
+                "Profile %r does not exist in %s (profiles: %s). Create it first with "
+                "selfhosted.prefect.prefect_profile." % (
+                    name, self.path, ", ".join(self.profile_names()) or "none"))
+
+    # -- editing
+
+    def set_active(self, name):
+        if self.active != name:
+            self.doc["active"] = name
+
+    def add_profile(self, name):
+        if "profiles" not in self.doc:
+            self.doc["profiles"] = tomlkit.table(is_super_table=True)
+        self.doc["profiles"][name] = tomlkit.table()
+
+    def remove_profile(self, name):
+        del self.doc["profiles"][name]
+
+    def set_setting(self, profile, key, value):
+        self.doc["profiles"][profile][key] = value
+
+    def remove_setting(self, profile, key):
+        del self.doc["profiles"][profile][key]
+
+    def render(self):
+        text = tomlkit.dumps(self.doc)
+        # tomlkit leaves a blank line at the end after removing or appending a
+        # table; one final newline, as before the edit, is enough.
+        if text.endswith("\n\n") and not self.original.endswith("\n\n"):
+            text = text.rstrip("\n") + "\n"
+        return text
+
+    @property
+    def changed(self):
+        return self.render() != self.original
+
+    # -- showing
+
+    def redacted_text(self, text=None, compare_to=None):
+        """The file text with secrets masked; where a secret differs from the same
+        key in compare_to (a redacted 'after' versus 'before'), the mask says so."""
+        doc = tomlkit.parse(self.render() if text is None else text)
+        for name, table in doc.get("profiles", {}).items():
+            for key in list(table):
+                value = _plain(table[key])
+                shown = redact(str(key), value)
+                if shown == value:
+                    continue
+                before = _setting_of(compare_to, name, key)
+                if compare_to is not None and before is not None and before != value and redact(str(key), before) == shown:
+                    shown = SECRET_CHANGED if shown == REDACTED else shown + " (changed)"
+                table[key] = shown
+        return tomlkit.dumps(doc)
+
+
+def _plain(value):
+    unwrap = getattr(value, "unwrap", None)
+    return unwrap() if unwrap else value
+
+
+def _setting_of(profiles_file, profile, key):
+    if profiles_file is None or not profiles_file.has_profile(profile):
+        return None
+    return profiles_file.settings(profile).get(str(key))

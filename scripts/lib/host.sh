@@ -1,0 +1,97 @@
+# shellcheck shell=bash
+# Host preparation shared by scripts/demo and scripts/test: every step is
+# idempotent, so both commands work on a fresh Debian machine and stay quick
+# on a prepared one.
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+CACHE_DIR=${SELFHOSTED_PREFECT_CACHE:-$REPO_ROOT/.cache}
+VENV=$CACHE_DIR/venv
+PREFECT_VENV=$CACHE_DIR/prefect-venv
+PREFECT_TEST_VERSION=${PREFECT_TEST_VERSION:-3.8.8}
+HOST_CA_BUNDLE=${HOST_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
+IMAGE_REPO=selfhosted-prefect/debian
+DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+
+log() { printf '\n==> %s\n' "$*"; }
+
+ensure_apt_packages() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "apt-get install ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# The hosts have no systemd, so dockerd is started by hand when it is not up.
+ensure_docker() {
+  command -v dockerd >/dev/null 2>&1 || ensure_apt_packages docker.io
+  if ! docker info >/dev/null 2>&1; then
+    log "starting dockerd"
+    nohup dockerd >/var/log/dockerd.log 2>&1 &
+    for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+    docker info >/dev/null 2>&1 || { tail -20 /var/log/dockerd.log; return 1; }
+  fi
+}
+
+ensure_venv() {
+  local stamp=$VENV/.requirements.sha
+  local want
+  want=$(sha256sum "$REPO_ROOT/requirements-dev.txt" | cut -d' ' -f1)
+  if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "creating the tools venv in $VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q --upgrade pip
+    "$VENV/bin/pip" install -q -r "$REPO_ROOT/requirements-dev.txt"
+    echo "$want" >"$stamp"
+  fi
+  # Make this checkout importable as selfhosted.prefect for ansible-playbook.
+  mkdir -p "$CACHE_DIR/collections/ansible_collections/selfhosted"
+  ln -sfn "$REPO_ROOT" "$CACHE_DIR/collections/ansible_collections/selfhosted/prefect"
+  export PATH="$VENV/bin:$PATH"
+  export ANSIBLE_COLLECTIONS_PATH="$CACHE_DIR/collections:$VENV/lib/python3.11/site-packages"
+}
+
+# The real Prefect CLI, for integration tests and the benchmark.
+ensure_prefect_venv() {
+  local constraints=$REPO_ROOT/roles/prefect_venv/files/constraints/prefect-$PREFECT_TEST_VERSION.txt
+  if [ ! -x "$PREFECT_VENV/bin/prefect" ]; then
+    log "installing prefect==$PREFECT_TEST_VERSION into $PREFECT_VENV"
+    python3 -m venv "$PREFECT_VENV"
+    "$PREFECT_VENV/bin/pip" install -q -c "$constraints" "prefect==$PREFECT_TEST_VERSION"
+  fi
+  export PREFECT_BIN="$PREFECT_VENV/bin/prefect"
+}
+
+# Base images for Molecule: no registry is reachable, so they are built with
+# debootstrap and imported once, cached by tag.
+ensure_image() {
+  local version=$1 suite=$2
+  local tag=$IMAGE_REPO:$version
+  docker image inspect "$tag" >/dev/null 2>&1 && return 0
+  ensure_apt_packages debootstrap
+  local root
+  root=$(mktemp -d "/var/tmp/debootstrap-$suite.XXXX")
+  log "debootstrap $suite into $root (once; cached as $tag)"
+  debootstrap --variant=minbase \
+    --include=systemd,systemd-sysv,dbus,python3,python3-apt,ca-certificates,iproute2,procps,sudo,curl \
+    "$suite" "$root" "$DEBIAN_MIRROR" >/dev/null
+  # A container has no consoles or hardware to wait for.
+  for unit in getty.target systemd-firstboot.service systemd-udevd.service \
+      systemd-resolved.service systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer; do
+    ln -sf /dev/null "$root/etc/systemd/system/$unit"
+  done
+  : >"$root/etc/machine-id"
+  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+  tar -C "$root" -c . | docker import \
+    --change 'CMD ["/lib/systemd/systemd"]' --change 'ENV container=docker' - "$tag" >/dev/null
+  rm -rf "$root"
+}
+
+ensure_images() {
+  ensure_docker
+  ensure_image 12 bookworm
+  ensure_image 13 trixie
+}
