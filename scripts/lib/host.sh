@@ -14,6 +14,10 @@ DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 log() { printf '\n==> %s\n' "$*"; }
 
+# pip warns about every local find-links location a host's pip.conf names
+# but lacks; keep the real errors only.
+quiet_pip() { "$@" 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2); }
+
 ensure_apt_packages() {
   local missing=()
   for pkg in "$@"; do
@@ -43,8 +47,8 @@ ensure_venv() {
   if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     log "creating the tools venv in $VENV"
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q --upgrade pip
-    "$VENV/bin/pip" install -q -r "$REPO_ROOT/requirements-dev.txt"
+    quiet_pip "$VENV/bin/pip" install -q --upgrade pip
+    quiet_pip "$VENV/bin/pip" install -q -r "$REPO_ROOT/requirements-dev.txt"
     echo "$want" >"$stamp"
   fi
   # Make this checkout importable as selfhosted.prefect for ansible-playbook.
@@ -60,7 +64,7 @@ ensure_prefect_venv() {
   if [ ! -x "$PREFECT_VENV/bin/prefect" ]; then
     log "installing prefect==$PREFECT_TEST_VERSION into $PREFECT_VENV"
     python3 -m venv "$PREFECT_VENV"
-    "$PREFECT_VENV/bin/pip" install -q -c "$constraints" "prefect==$PREFECT_TEST_VERSION"
+    quiet_pip "$PREFECT_VENV/bin/pip" install -q -c "$constraints" "prefect==$PREFECT_TEST_VERSION"
   fi
   export PREFECT_BIN="$PREFECT_VENV/bin/prefect"
 }
