@@ -289,7 +289,15 @@ class ProfilesFile:
         del self.doc["profiles"][name]
 
     def set_setting(self, profile, key, value):
-        self.doc["profiles"][profile][key] = value
+        """Replace a value in place, or add the key right after the profile's
+        last key, so comments and blank lines that end the table (often the
+        comment above the next [profiles.X] header) stay where they are."""
+        table = self.doc["profiles"][profile]
+        keys = [k for k, _item in table.value.body if k is not None]
+        if key in table or not keys:
+            table[key] = value
+        else:
+            table.value._insert_after(keys[-1], key, value)
 
     def remove_setting(self, profile, key):
         del self.doc["profiles"][profile][key]
