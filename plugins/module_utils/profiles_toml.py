@@ -290,14 +290,17 @@ class ProfilesFile:
 
     def set_setting(self, profile, key, value):
         """Replace a value in place, or add the key right after the profile's
-        last key, so comments and blank lines that end the table (often the
-        comment above the next [profiles.X] header) stay where they are."""
+        last key (right below the header when it has none), so comments and
+        blank lines that end the table (often the comment above the next
+        [profiles.X] header) stay where they are."""
         table = self.doc["profiles"][profile]
         keys = [k for k, _item in table.value.body if k is not None]
-        if key in table or not keys:
+        if key in table or not table.value.body:
             table[key] = value
-        else:
+        elif keys:
             table.value._insert_after(keys[-1], key, value)
+        else:
+            table.value._insert_at(0, key, value)
 
     def remove_setting(self, profile, key):
         del self.doc["profiles"][profile][key]
