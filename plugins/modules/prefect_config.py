@@ -56,7 +56,7 @@ extends_documentation_fragment:
   - selfhosted.prefect.profiles
   - selfhosted.prefect.profiles.write
 author:
-  - selfhosted.prefect contributors
+  - selfhosted.prefect developers (@selfhosted)
 seealso:
   - module: selfhosted.prefect.prefect_profile
   - module: selfhosted.prefect.prefect_config_info
@@ -197,6 +197,10 @@ def configure(profiles, profile, settings, unset, exclusive, legacy_names, warn)
             continue
         profiles.remove_setting(profile, key)
         current = canonical_name(key)
+        if current in wanted and current not in existing and legacy_names == "migrate":
+            # The old name of a wanted setting: report it as migrated (the
+            # loop below stores the wanted value under the current name).
+            fate = "migrate"
         if fate == "migrate" and current not in profiles.settings(profile):
             profiles.set_setting(profile, current, stored_string(value))
             changes.append({"key": current, "action": "migrate", "from": key})
@@ -205,7 +209,8 @@ def configure(profiles, profile, settings, unset, exclusive, legacy_names, warn)
             changes.append({"key": key, "action": "unset"})
 
     for current, value in wanted.items():
-        if current in existing and same_value(current, existing[current], value):
+        now = profiles.settings(profile)
+        if current in now and same_value(current, now[current], value):
             continue
         profiles.set_setting(profile, current, value)
         if current in renamed:

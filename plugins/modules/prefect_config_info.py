@@ -24,7 +24,7 @@ extends_documentation_fragment:
   - selfhosted.prefect.profiles
   - selfhosted.prefect.profiles.info
 author:
-  - selfhosted.prefect contributors
+  - selfhosted.prefect developers (@selfhosted)
 seealso:
   - module: selfhosted.prefect.prefect_profile
   - module: selfhosted.prefect.prefect_config

@@ -37,7 +37,7 @@ extends_documentation_fragment:
   - selfhosted.prefect.profiles
   - selfhosted.prefect.profiles.write
 author:
-  - selfhosted.prefect contributors
+  - selfhosted.prefect developers (@selfhosted)
 seealso:
   - module: selfhosted.prefect.prefect_config
   - module: selfhosted.prefect.prefect_config_info
