@@ -1,0 +1,99 @@
+# -*- coding: utf-8 -*-
+"""Drive a module's main() in-process and capture the result it would print.
+
+The hook is AnsibleModule._record_module_result, which receives the result
+after no_log masking, so the tests see exactly what Ansible would receive.
+"""
+from __future__ import annotations
+
+import pytest
+
+from ansible.module_utils import basic
+from ansible.module_utils.common import warnings as ansible_warnings
+from ansible.module_utils.testing import patch_module_args
+
+
+class ModuleResult(Exception):
+    def __init__(self, result, warnings):
+        super().__init__(result)
+        self.result = result
+        self.warnings = warnings
+
+
+def _capture(self, result):
+    raise ModuleResult(dict(result), list(ansible_warnings.get_warning_messages()))
+
+
+@pytest.fixture
+def run_module(monkeypatch):
+    """run_module(module, args, check=False, diff=False) -> (result, warnings)."""
+    monkeypatch.setattr(basic.AnsibleModule, "_record_module_result", _capture)
+
+    def run(module, args, check=False, diff=False):
+        ansible_warnings._global_warnings.clear()
+        ansible_warnings._global_deprecations.clear()
+        args = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
+        with patch_module_args(args):
+            with pytest.raises(ModuleResult) as caught:
+                module.main()
+        return caught.value.result, caught.value.warnings
+
+    return run
+
+
+@pytest.fixture
+def run_module_as(run_module):
+    """run_module_as(uid, module, args, ...) -> (result, warnings): the same as
+    run_module, but in a forked child that dropped to uid first, so permission
+    errors are real even when the tests run as root."""
+    import json
+    import os
+
+    def run(uid, module, args, **kwargs):
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child
+            code = 0
+            try:
+                os.close(read_end)
+                os.setgroups([])
+                os.setgid(uid)
+                os.setuid(uid)
+                payload = run_module(module, args, **kwargs)
+                data = json.dumps({"result": payload[0], "warnings": payload[1]}, default=str)
+            except BaseException as exc:  # report anything to the parent
+                data = json.dumps({"error": repr(exc)})
+                code = 1
+            with os.fdopen(write_end, "w") as handle:
+                handle.write(data)
+            os._exit(code)
+        os.close(write_end)
+        with os.fdopen(read_end) as handle:
+            data = json.loads(handle.read())
+        os.waitpid(pid, 0)
+        assert "error" not in data, data
+        return data["result"], data["warnings"]
+
+    return run
+
+
+class Snapshot:
+    """Bytes, mode and mtime of a file, to prove an operation left it alone."""
+
+    def __init__(self, path):
+        import os
+        self.path = path
+        with open(path, "rb") as handle:
+            self.data = handle.read()
+        stat = os.stat(path)
+        self.mtime = stat.st_mtime_ns
+        self.inode = stat.st_ino
+        self.mode = stat.st_mode
+
+    def unchanged(self):
+        return Snapshot(self.path).__dict__ == self.__dict__
+
+
+@pytest.fixture
+def snapshot():
+    return Snapshot
