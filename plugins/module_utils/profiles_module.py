@@ -85,7 +85,10 @@ def _ensure_directory(module, directory):
         return
     parent = os.path.dirname(directory.rstrip(os.sep))
     _ensure_directory(module, parent)
-    os.mkdir(directory, NEW_DIR_MODE)
+    try:
+        os.mkdir(directory, NEW_DIR_MODE)
+    except FileExistsError:
+        return  # a concurrent run made it
     owner, group = module.params.get("owner"), module.params.get("group")
     if owner or group:
         module.set_owner_if_different(directory, owner, False)
@@ -121,30 +124,37 @@ def apply_edit(module, edit, result=None):
     edit raises ProfilesError for bad input; then nothing is written.
     """
     path = profiles_path(module)
-    result = dict(result or {}, changed=False, path=path)
+    initial = dict(result or {}, changed=False, path=path)
     directory = os.path.dirname(path) or "."
-    lock = directory_lock(directory) if not module.check_mode and os.path.isdir(directory) else contextlib.nullcontext()
     try:
-        with lock:
-            profiles = read_profiles(module, path)
-            existed = profiles.exists
-            result.update(edit(profiles) or {})
-            before = ProfilesFile(path, profiles.original)
-            new_text = profiles.render()
-            result["changed"] = new_text != profiles.original
-            if module._diff:
-                result["diff"] = [dict(
-                    before_header="%s (content)" % path,
-                    after_header="%s (content)" % path,
-                    before=before.redacted_text(),
-                    after=profiles.redacted_text(compare_to=before),
-                )]
-            if result["changed"] and not module.check_mode:
-                if not os.path.isdir(directory):
-                    _ensure_directory(module, directory)
-                if module.params["backup"] and existed:
-                    result["backup_file"] = module.backup_local(path)
-                write_atomic(path, new_text)
+        while True:
+            # Without the directory there is nothing to lock yet: compute the
+            # edit, create the directory if a write is due, then start over
+            # under the lock, since a concurrent run may have written first.
+            locked = not module.check_mode and os.path.isdir(directory)
+            with directory_lock(directory) if locked else contextlib.nullcontext():
+                result = dict(initial)
+                profiles = read_profiles(module, path)
+                existed = profiles.exists
+                result.update(edit(profiles) or {})
+                before = ProfilesFile(path, profiles.original)
+                new_text = profiles.render()
+                result["changed"] = new_text != profiles.original
+                if module._diff:
+                    result["diff"] = [dict(
+                        before_header="%s (content)" % path,
+                        after_header="%s (content)" % path,
+                        before=before.redacted_text(),
+                        after=profiles.redacted_text(compare_to=before),
+                    )]
+                if result["changed"] and not module.check_mode:
+                    if not locked:
+                        _ensure_directory(module, directory)
+                        continue
+                    if module.params["backup"] and existed:
+                        result["backup_file"] = module.backup_local(path)
+                    write_atomic(path, new_text)
+            break
     except ProfilesError as exc:
         module.fail_json(msg=str(exc), path=path)
     except OSError as exc:

@@ -17,7 +17,7 @@ import traceback
 try:
     import tomlkit
     from tomlkit.exceptions import TOMLKitError
-    from tomlkit.items import Table, InlineTable
+    from tomlkit.items import Comment, Table, InlineTable
     HAS_TOMLKIT = True
     TOMLKIT_IMPORT_ERROR = None
 except ImportError:
@@ -286,7 +286,23 @@ class ProfilesFile:
         self.doc["profiles"][name] = tomlkit.table()
 
     def remove_profile(self, name):
-        del self.doc["profiles"][name]
+        """Remove a profile. TOML parsers attach the comments written right
+        above a [profiles.NEXT] header to the table before it; those move to
+        where the removed table was, so the next profile keeps them."""
+        profiles = self.doc["profiles"]
+        body = profiles.value.body
+        index = next(i for i, (key, _item) in enumerate(body) if key is not None and key.key == name)
+        leading_next = _trailing_comments(body[index][1]) if index + 1 < len(body) else []
+        del profiles[name]
+        if not leading_next:
+            return
+        previous = next((item for key, item in reversed(body[:index]) if key is not None), None)
+        if isinstance(previous, Table):
+            previous.value.body.extend((None, item) for item in leading_next)
+        elif not profiles.is_super_table():
+            _insert_trivia(profiles.value, index, leading_next)
+        elif isinstance(self.doc._map.get(tomlkit.key("profiles")), int):
+            _insert_trivia(self.doc, self.doc._map[tomlkit.key("profiles")], leading_next)
 
     def set_setting(self, profile, key, value):
         """Replace a value in place, or add the key right after the profile's
@@ -334,6 +350,26 @@ class ProfilesFile:
                     shown = SECRET_CHANGED if shown == REDACTED else shown + " (changed)"
                 table[key] = shown
         return tomlkit.dumps(doc)
+
+
+def _trailing_comments(table):
+    """The comment lines that end a table's body (they sit above the next header)."""
+    found = []
+    for key, item in reversed(table.value.body if isinstance(table, Table) else []):
+        if key is not None or not isinstance(item, Comment):
+            break
+        found.insert(0, item)
+    return found
+
+
+def _insert_trivia(container, index, items):
+    """Insert comment items into a tomlkit container before position index."""
+    container.body[index:index] = [(None, item) for item in items]
+    for key, position in list(container._map.items()):
+        if isinstance(position, tuple):
+            container._map[key] = tuple(p + len(items) if p >= index else p for p in position)
+        elif position >= index:
+            container._map[key] = position + len(items)
 
 
 def _plain(value):

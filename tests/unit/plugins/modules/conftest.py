@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible.module_utils import basic
+from ansible.module_utils import _internal, basic
 from ansible.module_utils.common import warnings as ansible_warnings
 from ansible.module_utils.testing import patch_module_args
 
@@ -28,6 +28,9 @@ def _capture(self, result):
 def run_module(monkeypatch):
     """run_module(module, args, check=False, diff=False) -> (result, warnings)."""
     monkeypatch.setattr(basic.AnsibleModule, "_record_module_result", _capture)
+    # Once anything imported Ansible's controller code (other test files do),
+    # module warnings go to the controller's display instead of the result.
+    monkeypatch.setattr(_internal, "is_controller", False)
 
     def run(module, args, check=False, diff=False):
         ansible_warnings._global_warnings.clear()
