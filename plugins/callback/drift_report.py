@@ -23,7 +23,10 @@ description:
     readable C(<report_dir>/summary.txt). The files are rewritten at the start of every play and at
     the end of the run, so a later play (such as the last play of the
     P(selfhosted.prefect.drift_report#playbook) playbook) can read them.
-  - Plays that set the variable C(selfhosted_prefect_drift_report_ignore=true) are not recorded.
+  - Plays that set the variable C(selfhosted_prefect_drift_report_ignore=true) are not recorded;
+    instead the callback gives them the variable C(selfhosted_prefect_drift_report_dir), the
+    absolute path of the report directory. The drift playbook uses it to check that the callback
+    is enabled and to read C(summary.json) in its last play.
   - Enable it for one command with
     C(ANSIBLE_CALLBACKS_ENABLED=selfhosted.prefect.drift_report), or in C(callbacks_enabled) of
     C(ansible.cfg).
@@ -70,6 +73,7 @@ from ansible.plugins.callback import CallbackBase
 
 REPORT_FORMAT = "selfhosted.prefect.drift_report/1"
 IGNORE_VAR = "selfhosted_prefect_drift_report_ignore"
+REPORT_DIR_VAR = "selfhosted_prefect_drift_report_dir"
 HIDDEN = "hidden: no_log is set for this result"
 CONFIG_ACTIONS = frozenset(("selfhosted.prefect.prefect_config", "prefect_config"))
 # Result keys worth keeping when a changed task returned no diff (a service
@@ -283,6 +287,11 @@ class CallbackModule(CallbackBase):
         except Exception:  # pragma: no cover - defensive
             play_vars = {}
         self.recording = not _truthy(play_vars.get(IGNORE_VAR))
+        if not self.recording and isinstance(getattr(play, "vars", None), dict):
+            # Plays that opt out of the report (the drift playbook's own first
+            # and last plays) learn where the reports are, and so that this
+            # callback is enabled: the play variable REPORT_DIR_VAR.
+            play.vars[REPORT_DIR_VAR] = self.report_dir
 
     def v2_runner_on_ok(self, result):
         if not self.recording:

@@ -108,8 +108,8 @@ def run_playbook(tmp_path, playbook, *args, inventory="localhost ansible_connect
         ANSIBLE_RETRY_FILES_ENABLED="0",
         ANSIBLE_LOCAL_TEMP=str(tmp_path / ".ansible-local"),
         ANSIBLE_REMOTE_TEMP=str(tmp_path / ".ansible-remote"),
-        **(env or {}),
     )
+    environ.update(env or {})
     environ.pop("ANSIBLE_CONFIG", None)
     proc = subprocess.run(
         [sys.executable, "-m", "ansible", "playbook", "-i", str(tmp_path / "inventory"), str(tmp_path / "pb.yml"),
@@ -331,3 +331,70 @@ def test_migrations_only_lists_migrate_changes():
         "key": "PREFECT_SERVER_UI_API_URL", "from": "PREFECT_ORION_UI_API_URL",
         "profile": "p", "path": "/x/profiles.toml", "task": "t",
     }]
+
+
+# -- playbooks/drift_report.yml, with a stand-in site.yml next to it ----------
+
+FAKE_SITE = """
+- name: Stand-in for site.yml
+  hosts: prefect_server
+  gather_facts: false
+  tasks:
+    - name: Managed file
+      ansible.builtin.copy:
+        dest: "{{ work }}/managed.txt"
+        content: "declared\\n"
+        mode: "0644"
+"""
+DRIFT_PLAYBOOK = os.path.join(os.path.dirname(drift_report.__file__), "..", "..", "playbooks", "drift_report.yml")
+
+
+@pytest.fixture
+def drift_playbook(tmp_path):
+    (tmp_path / "site.yml").write_text(FAKE_SITE)
+    with open(DRIFT_PLAYBOOK, encoding="utf-8") as stream:
+        playbook = stream.read()
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "managed.txt").write_text("edited by hand\n")
+    return playbook
+
+
+SERVER_INVENTORY = "[prefect_server]\nlocalhost ansible_connection=local\n"
+
+
+def test_drift_playbook_refuses_to_converge(tmp_path, drift_playbook):
+    proc = run_playbook(tmp_path, drift_playbook, inventory=SERVER_INVENTORY)
+    assert proc.returncode == 2
+    assert "run it in check mode, with diffs" in proc.stdout
+    assert "check mode False, diff mode False, callback enabled" in proc.stdout
+    assert (tmp_path / "work" / "managed.txt").read_text() == "edited by hand\n"
+
+
+def test_drift_playbook_needs_the_callback(tmp_path, drift_playbook):
+    proc = run_playbook(tmp_path, drift_playbook, "--check", "--diff", inventory=SERVER_INVENTORY,
+                        env={"ANSIBLE_CALLBACKS_ENABLED": "ansible.builtin.junit", "JUNIT_OUTPUT_DIR": str(tmp_path / "junit")})
+    assert proc.returncode == 2
+    assert "callback not enabled" in proc.stdout
+    assert not (tmp_path / "reports").exists()
+
+
+def test_drift_playbook_exit_status(tmp_path, drift_playbook):
+    drifted = run_playbook(tmp_path, drift_playbook, "--check", "--diff", inventory=SERVER_INVENTORY)
+    assert drifted.returncode == 2, drifted.stdout + drifted.stderr
+    assert "Drift on 1 host(s) (localhost)" in drifted.stdout
+    assert (tmp_path / "work" / "managed.txt").read_text() == "edited by hand\n"
+    report = load(tmp_path, "localhost.json")
+    assert [entry["task"] for entry in report["drifted"]] == ["Managed file"]
+    assert report["errors"] == []  # the playbook's own failing play is not recorded
+
+    (tmp_path / "work" / "managed.txt").write_text("declared\n")
+    clean = run_playbook(tmp_path, drift_playbook, "--check", "--diff", inventory=SERVER_INVENTORY)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "No drift on 1 host(s)" in clean.stdout
+    assert load(tmp_path, "summary.json")["drifted_hosts"] == []
+
+
+def test_drift_playbook_fails_when_no_host_was_checked(tmp_path, drift_playbook):
+    proc = run_playbook(tmp_path, drift_playbook, "--check", "--diff", inventory="[prefect_server]\n")
+    assert proc.returncode == 2
+    assert "No host was checked" in proc.stdout
