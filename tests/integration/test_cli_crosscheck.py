@@ -1,0 +1,206 @@
+# -*- coding: utf-8 -*-
+# Copyright: selfhosted.prefect contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Cross-check the profile modules, run through ansible-playbook against
+localhost, with the real Prefect CLI ($PREFECT_BIN) on the same PREFECT_HOME.
+
+Each CLI call costs 1-2 s, so every test keeps to a handful of them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tomllib
+
+import pytest
+
+PREFECT_BIN = os.environ.get("PREFECT_BIN")
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)
+
+pytestmark = pytest.mark.skipif(
+    not PREFECT_BIN, reason="PREFECT_BIN is not set (source scripts/lib/host.sh and run ensure_prefect_venv)")
+
+
+@pytest.fixture
+def home(tmp_path):
+    path = tmp_path / "prefect-home"
+    path.mkdir()
+    return path
+
+
+def _clean_env(home):
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(home)
+    return env
+
+
+def prefect(home, *args, check=True):
+    """Run the real CLI with only PREFECT_HOME set, from a directory holding
+    no .env or prefect.toml."""
+    proc = subprocess.run([PREFECT_BIN, *args], env=_clean_env(home), cwd=str(home.parent),
+                          capture_output=True, text=True, timeout=120)
+    if check:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+def config_view(home, profile=None):
+    """`prefect config view` as {name: value} for the settings that come from the profile."""
+    args = (["--profile", profile] if profile else []) + ["config", "view"]
+    out = prefect(home, *args).stdout
+    found = dict(re.findall(r"^(PREFECT_[A-Z0-9_]+)='(.*)' \(from profile\)$", out, re.M))
+    found["PREFECT_PROFILE"] = re.search(r"^PREFECT_PROFILE='([^']*)'", out, re.M).group(1)
+    return found
+
+
+def playbook(tmp_path, tasks, check=False):
+    """Run tasks against localhost through ansible-playbook; returns the task results."""
+    book = tmp_path / "play.yml"
+    book.write_text(json.dumps([{
+        "hosts": "localhost", "gather_facts": False,
+        "vars": {"ansible_python_interpreter": sys.executable},
+        "tasks": tasks,
+    }]))
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("PREFECT_", "ANSIBLE_CALLBACK"))}
+    env.update(
+        ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".cache", "collections"),
+        ANSIBLE_STDOUT_CALLBACK="json",
+        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+        ANSIBLE_LOCALHOST_WARNING="false",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+        ANSIBLE_NOCOLOR="1",
+    )
+    cmd = [os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local", str(book)]
+    if check:
+        cmd.append("--check")
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    report = json.loads(proc.stdout)
+    return [task["hosts"]["localhost"] for task in report["plays"][0]["tasks"]]
+
+
+def profile_task(home, name, **args):
+    return {"selfhosted.prefect.prefect_profile": dict(args, name=name, prefect_home=str(home))}
+
+
+def config_task(home, profile, settings, **args):
+    return {"selfhosted.prefect.prefect_config": dict(args, profile=profile, settings=settings,
+                                                      prefect_home=str(home))}
+
+
+SERVER = {
+    "PREFECT_SERVER_API_HOST": "0.0.0.0",
+    "PREFECT_SERVER_API_PORT": 4202,
+    "PREFECT_SERVER_UI_ENABLED": False,
+    "PREFECT_SERVER_UI_API_URL": "http://prefect.example.com:4202/api",
+    "PREFECT_LOGGING_LEVEL": "INFO",
+}
+
+
+def test_modules_then_cli(tmp_path, home):
+    tasks = [
+        profile_task(home, "server", active=True),
+        profile_task(home, "client"),
+        config_task(home, "server", SERVER),
+        config_task(home, "client", {"PREFECT_API_URL": "http://prefect.example.com:4202/api",
+                                     "PREFECT_API_AUTH_STRING": "ops:Cr0ssCheck"}),
+    ]
+    first = playbook(tmp_path, tasks)
+    assert [result["changed"] for result in first] == [True, True, True, True]
+    path = home / "profiles.toml"
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+    assert "Cr0ssCheck" not in json.dumps(first)
+    text = path.read_bytes()
+
+    second = playbook(tmp_path, tasks)
+    assert [result["changed"] for result in second] == [False, False, False, False]
+    assert path.read_bytes() == text
+
+    listing = prefect(home, "profile", "ls").stdout
+    assert re.search(r"\*\s+server", listing)
+    assert "client" in listing
+
+    view = config_view(home)
+    assert view["PREFECT_PROFILE"] == "server"
+    assert view["PREFECT_SERVER_API_HOST"] == "0.0.0.0"
+    assert view["PREFECT_SERVER_API_PORT"] == "4202"
+    assert view["PREFECT_SERVER_UI_ENABLED"] == "false"
+    assert view["PREFECT_SERVER_UI_API_URL"] == "http://prefect.example.com:4202/api"
+    assert view["PREFECT_LOGGING_LEVEL"] == "INFO"
+
+    client = config_view(home, "client")
+    assert client["PREFECT_PROFILE"] == "client"
+    assert client["PREFECT_API_URL"] == "http://prefect.example.com:4202/api"
+    assert "PREFECT_API_AUTH_STRING" in client   # set; the CLI masks its value itself
+    assert "PREFECT_SERVER_API_PORT" not in client
+    # The CLI only read the file.
+    assert path.read_bytes() == text
+
+
+def test_cli_then_modules(tmp_path, home):
+    prefect(home, "profile", "create", "ops")
+    prefect(home, "--profile", "ops", "config", "set",
+            "PREFECT_SERVER_API_HOST=0.0.0.0", "PREFECT_SERVER_API_PORT=4202", "PREFECT_SERVER_UI_ENABLED=False",
+            "PREFECT_SERVER_UI_API_URL=http://prefect.example.com:4202/api", "PREFECT_LOGGING_LEVEL=INFO",
+            # an alias: the CLI stores it under its current name
+            "PREFECT_UI_SERVE_BASE=/ui")
+    path = home / "profiles.toml"
+    written = path.read_bytes()
+    stored = tomllib.loads(written.decode())["profiles"]["ops"]
+    assert stored["PREFECT_SERVER_API_PORT"] == "4202"
+    assert stored["PREFECT_SERVER_UI_SERVE_BASE"] == "/ui"
+
+    # The same desired state, typed as YAML types it and partly under old names.
+    desired = dict(SERVER, PREFECT_UI_SERVE_BASE="/ui")
+    results = playbook(tmp_path, [profile_task(home, "ops"), config_task(home, "ops", desired)])
+    assert [result["changed"] for result in results] == [False, False]
+    assert path.read_bytes() == written
+
+    # A real change by the module, then the CLI sets the same value: no drift either way.
+    results = playbook(tmp_path, [config_task(home, "ops", {"PREFECT_SERVER_API_PORT": 4300})])
+    assert results[0]["changed"] is True
+    prefect(home, "--profile", "ops", "config", "set", "PREFECT_SERVER_API_PORT=4300")
+    results = playbook(tmp_path, [config_task(home, "ops", dict(desired, PREFECT_SERVER_API_PORT=4300))])
+    assert results[0]["changed"] is False
+
+
+def test_orion_runbook_lands_under_current_names(tmp_path, home):
+    runbook = {
+        "PREFECT_ORION_API_HOST": "0.0.0.0",
+        "PREFECT_ORION_API_PORT": 4202,
+        "PREFECT_ORION_UI_API_URL": "http://prefect.example.com:4202/api",
+        "PREFECT_ORION_ANALYTICS_ENABLED": False,
+    }
+    results = playbook(tmp_path, [profile_task(home, "orion", active=True), config_task(home, "orion", runbook)])
+    assert results[1]["changed"] is True
+    migrated = {change["from"]: change["key"] for change in results[1]["changes"] if change["action"] == "migrate"}
+    assert migrated == {
+        "PREFECT_ORION_API_HOST": "PREFECT_SERVER_API_HOST",
+        "PREFECT_ORION_API_PORT": "PREFECT_SERVER_API_PORT",
+        "PREFECT_ORION_UI_API_URL": "PREFECT_SERVER_UI_API_URL",
+        "PREFECT_ORION_ANALYTICS_ENABLED": "PREFECT_SERVER_ANALYTICS_ENABLED",
+    }
+    assert any("PREFECT_ORION_API_PORT is an old name" in warning for warning in results[1].get("warnings", []))
+
+    view = config_view(home)
+    assert view["PREFECT_PROFILE"] == "orion"
+    assert view["PREFECT_SERVER_API_HOST"] == "0.0.0.0"
+    assert view["PREFECT_SERVER_API_PORT"] == "4202"
+    assert view["PREFECT_SERVER_UI_API_URL"] == "http://prefect.example.com:4202/api"
+    assert view["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
+    assert not [key for key in view if "ORION" in key]
+
+    before = (home / "profiles.toml").read_bytes()
+    refused = prefect(home, "config", "set", "PREFECT_ORION_API_PORT=4202", check=False)
+    assert refused.returncode != 0
+    assert "Unknown setting name" in refused.stdout + refused.stderr
+    assert (home / "profiles.toml").read_bytes() == before
+
+    # The runbook applied again, and in check mode, changes nothing.
+    again = playbook(tmp_path, [config_task(home, "orion", runbook)], check=True)
+    assert again[0]["changed"] is False
