@@ -37,8 +37,9 @@ options:
     description:
       - Directory for the reports; created when missing. A relative path is taken from the
         current directory (or from the directory of the C(ansible.cfg) that sets it).
-      - Host reports of an earlier run in this directory are removed at the start of a run,
-        so the directory always describes one run.
+      - At the start of a run the reports of the previous run move to C(<report_dir>/previous/)
+        (replacing the ones there), so the directory describes one run and the one before it.
+        Only files in this callback's report format move.
     type: path
     default: ./drift-reports
     env:
@@ -278,7 +279,7 @@ class CallbackModule(CallbackBase):
         self.playbooks.append(getattr(playbook, "_file_name", None))
         if not self.cleaned:
             self.cleaned = True
-            self._remove_old_reports()
+            self._rotate_old_reports()
 
     def v2_playbook_on_play_start(self, play):
         self._write_reports()
@@ -440,12 +441,32 @@ class CallbackModule(CallbackBase):
             self._display.warning("drift report: cannot write the reports to %s: %s" % (self.report_dir, exc))
             return {}
 
-    def _remove_old_reports(self):
-        """Remove the host reports of an earlier run (only files in this report format)."""
+    def _rotate_old_reports(self):
+        """Move the reports of the previous run into <report_dir>/previous/ (replacing older ones).
+
+        Only files this callback wrote move: JSON files in its report format,
+        and summary.txt next to such a summary.json.
+        """
         if not self.report_dir or not os.path.isdir(self.report_dir):
             return
-        for name in os.listdir(self.report_dir):
-            path = os.path.join(self.report_dir, name)
+        previous = os.path.join(self.report_dir, "previous")
+        ours = self._own_files(self.report_dir)
+        if not ours:
+            return
+        try:
+            os.makedirs(previous, mode=0o750, exist_ok=True)
+            for name in self._own_files(previous):
+                os.unlink(os.path.join(previous, name))
+            for name in ours:
+                os.replace(os.path.join(self.report_dir, name), os.path.join(previous, name))
+        except OSError as exc:
+            self._display.warning("drift report: cannot move the previous reports to %s: %s" % (previous, exc))
+
+    @staticmethod
+    def _own_files(directory):
+        names = []
+        for name in sorted(os.listdir(directory)):
+            path = os.path.join(directory, name)
             if not name.endswith(".json") or not os.path.isfile(path):
                 continue
             try:
@@ -454,4 +475,7 @@ class CallbackModule(CallbackBase):
             except (OSError, ValueError):
                 continue
             if isinstance(old, dict) and old.get("format") == REPORT_FORMAT:
-                os.unlink(path)
+                names.append(name)
+        if "summary.json" in names and os.path.isfile(os.path.join(directory, "summary.txt")):
+            names.append("summary.txt")
+        return names

@@ -222,9 +222,11 @@ def test_apply_then_check_is_in_sync_and_old_reports_go(tmp_path, drifted_host):
     assert report["migrated"][0]["from"] == "PREFECT_ORION_API_PORT"
     assert "1 host(s): 1 changed, 0 with errors" in (tmp_path / "reports" / "summary.txt").read_text()
 
-    # A report of a host from an earlier run goes; other files stay.
+    # The reports of the previous run move to previous/; other files stay.
     (tmp_path / "reports" / "gone.json").write_text(json.dumps({"format": drift_report.REPORT_FORMAT, "host": "gone"}))
     (tmp_path / "reports" / "notes.json").write_text("{}")
+    (tmp_path / "reports" / "previous").mkdir()
+    (tmp_path / "reports" / "previous" / "older.json").write_text(json.dumps({"format": drift_report.REPORT_FORMAT}))
 
     checked = run_playbook(tmp_path, PLAYBOOK, "--check", "--diff")
     assert checked.returncode == 0, checked.stdout + checked.stderr
@@ -233,6 +235,11 @@ def test_apply_then_check_is_in_sync_and_old_reports_go(tmp_path, drifted_host):
     assert report["drifted"] == [] and report["migrated"] == []
     assert not (tmp_path / "reports" / "gone.json").exists()
     assert (tmp_path / "reports" / "notes.json").exists()
+    previous = tmp_path / "reports" / "previous"
+    assert sorted(p.name for p in previous.iterdir()) == [
+        "gone.json", "localhost.json", "summary.json", "summary.txt"]
+    assert load(tmp_path, "previous/localhost.json")["mode"] == "apply"
+    assert "1 changed" in (previous / "summary.txt").read_text()
     summary = load(tmp_path, "summary.json")
     assert summary["drifted_hosts"] == [] and list(summary["hosts"]) == ["localhost"]
     assert "localhost: in sync" in (tmp_path / "reports" / "summary.txt").read_text()
