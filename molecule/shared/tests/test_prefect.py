@@ -1,0 +1,187 @@
+"""End-to-end checks of selfhosted.prefect.site on db1/server1/client1.
+
+Shared by every scenario (molecule/<scenario>/molecule.yml points its
+verifier here). The container-restart test runs last on purpose.
+"""
+
+import json
+import re
+import subprocess
+import time
+import urllib.request
+import uuid
+
+PUBLISHED_URL = "http://127.0.0.1:4200/api"
+ENV_FILE = "/etc/prefect-server/default.env"
+SERVER_PROFILES = "/var/lib/prefect/default/profiles.toml"
+CLIENT_PREFECT_HOME = "/root/.prefect"
+CLIENT_PYTHON = "/opt/prefect-client/bin/python"
+SERVER_PYTHON = "/opt/prefect/bin/python"
+MAX_EXPOSURE = 2.5
+
+
+def _instances(inventory_vars):
+    return {i["name"]: i for i in inventory_vars["server1"]["prefect_server_instances"]}
+
+
+def _curl(host, url):
+    return host.check_output(f"curl -fsS --max-time 10 {url}")
+
+
+def _asyncpg_connect(host, python, password):
+    """Try to log in to db1/orion as prefect from `host`; return the command result."""
+    script = (
+        "import asyncio, asyncpg, sys\n"
+        "async def main():\n"
+        "    conn = await asyncpg.connect(host='db1', port=5432, user='prefect',\n"
+        "                                 password=sys.argv[1], database='orion', timeout=10)\n"
+        "    print(await conn.fetchval('select current_user'))\n"
+        "    await conn.close()\n"
+        "asyncio.run(main())\n"
+    )
+    host.run("cat > /tmp/pgtry.py <<'PYEOF'\n" + script + "PYEOF")
+    return host.run(f"{python} /tmp/pgtry.py {_shquote(password)}")
+
+
+def _shquote(value):
+    return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+def test_units_active_and_enabled(server, inventory_vars):
+    for name in _instances(inventory_vars):
+        svc = server.service(f"prefect-server@{name}.service")
+        assert svc.is_running, name
+        assert svc.is_enabled, name
+
+
+def test_listens_on_all_addresses(server, inventory_vars):
+    for name, inst in _instances(inventory_vars).items():
+        assert server.socket(f"tcp://0.0.0.0:{inst['port']}").is_listening, name
+
+
+def test_health_and_ready_from_client(client, inventory_vars):
+    for inst in _instances(inventory_vars).values():
+        base = f"http://server1:{inst['port']}/api"
+        assert json.loads(_curl(client, f"{base}/health")) is True
+        assert json.loads(_curl(client, f"{base}/ready")) == {"message": "OK"}
+
+
+def test_ui_settings_report_external_url(client, inventory_vars):
+    for inst in _instances(inventory_vars).values():
+        settings = json.loads(_curl(client, f"http://server1:{inst['port']}/ui-settings"))
+        assert settings["api_url"] == inst["external_api_url"]
+
+
+def test_environment_file_mode(server):
+    f = server.file(ENV_FILE)
+    assert f.is_file
+    assert f.mode == 0o640
+    assert f.user == "root"
+    assert f.group == "prefect"
+    content = f.content_string
+    assert "PREFECT_SERVER_DATABASE_CONNECTION_URL=\"postgresql+asyncpg://prefect:" in content
+    assert 'PREFECT_HOME="/var/lib/prefect/default"' in content
+
+
+def test_server_profile(server):
+    f = server.file(SERVER_PROFILES)
+    assert f.mode == 0o600
+    assert f.user == "prefect"
+    text = f.content_string
+    assert 'active = "default"' in text
+    assert 'PREFECT_SERVER_API_HOST = "0.0.0.0"' in text
+    assert 'PREFECT_SERVER_DATABASE_MIGRATE_ON_START = "false"' in text
+    assert "PASSWORD" not in text and "CONNECTION_URL" not in text
+
+
+def test_client_profile(client):
+    f = client.file(f"{CLIENT_PREFECT_HOME}/profiles.toml")
+    assert f.mode == 0o600
+    assert f.user == "root"
+    text = f.content_string
+    assert 'active = "hosted"' in text
+    assert 'PREFECT_API_URL = "http://server1:4200/api"' in text
+
+
+def test_postgresql_accepts_prefect_only_from_server(server, client, inventory_vars):
+    password = inventory_vars["db1"]["vault_prefect_db_password"]
+    ok = _asyncpg_connect(server, SERVER_PYTHON, password)
+    assert ok.rc == 0, ok.stderr
+    assert ok.stdout.strip() == "prefect"
+    denied = _asyncpg_connect(client, CLIENT_PYTHON, password)
+    assert denied.rc != 0
+    assert "no pg_hba.conf entry" in denied.stderr, denied.stderr
+
+
+def test_flow_run_lands_in_postgresql(client, db):
+    flow_name = f"molecule-smoke-{uuid.uuid4().hex[:8]}"
+    script = (
+        "from prefect import flow\n"
+        "from prefect.settings import PREFECT_API_URL\n"
+        f"@flow(name={flow_name!r})\n"
+        "def smoke():\n"
+        "    return 42\n"
+        "if __name__ == '__main__':\n"
+        "    print('API', PREFECT_API_URL.value())\n"
+        "    state = smoke(return_state=True)\n"
+        "    print('STATE', state.type.value)\n"
+        "    print('FLOW_RUN_ID', state.state_details.flow_run_id)\n"
+    )
+    client.run("mkdir -p /root/flowtest")
+    client.run("cat > /root/flowtest/smoke.py <<'PYEOF'\n" + script + "PYEOF")
+    # Nothing but the active profile: no PREFECT_* variables in the environment.
+    run = client.run(
+        "cd /root/flowtest && env -u PREFECT_API_URL -u PREFECT_PROFILE -u PREFECT_HOME "
+        f"{CLIENT_PYTHON} smoke.py"
+    )
+    assert run.rc == 0, run.stdout + run.stderr
+    assert "API http://server1:4200/api" in run.stdout
+    assert "STATE COMPLETED" in run.stdout
+    flow_run_id = re.search(r"FLOW_RUN_ID (\S+)", run.stdout).group(1)
+
+    query = (
+        "import psycopg, sys\n"
+        "with psycopg.connect(dbname='orion') as conn:\n"
+        "    row = conn.execute('select f.name, fr.state_type::text from flow_run fr '\n"
+        "                       'join flow f on f.id = fr.flow_id where fr.id = %s',\n"
+        "                       (sys.argv[1],)).fetchone()\n"
+        "    print(row[0], row[1])\n"
+    )
+    db.run("cat > /tmp/q.py <<'PYEOF'\n" + query + "PYEOF")
+    stored = db.run(f"runuser -u postgres -- python3 /tmp/q.py {flow_run_id}")
+    assert stored.rc == 0, stored.stderr
+    assert stored.stdout.split() == [flow_name, "COMPLETED"]
+
+    for name in ("prefect.db", "memory.db"):
+        assert not client.file(f"{CLIENT_PREFECT_HOME}/{name}").exists, name
+
+
+def test_systemd_exposure_score(server):
+    out = server.check_output("systemd-analyze security --no-pager prefect-server@default.service")
+    score = float(re.search(r"Overall exposure level for \S+: ([0-9.]+)", out).group(1))
+    print(f"\nsystemd-analyze security prefect-server@default.service: exposure {score}")
+    assert score <= MAX_EXPOSURE
+
+
+def _wait_published_health(timeout=180):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{PUBLISHED_URL}/health", timeout=5) as resp:
+                if resp.status == 200:
+                    return time.time()
+        except OSError:
+            pass
+        time.sleep(2)
+    raise AssertionError(f"{PUBLISHED_URL}/health did not answer within {timeout} s")
+
+
+def test_zz_survives_container_restart(server, client):
+    start = time.time()
+    subprocess.run(["docker", "restart", "server1"], check=True, capture_output=True)
+    healthy = _wait_published_health()
+    print(f"\nserver1 healthy again {healthy - start:.1f} s after docker restart")
+    svc = server.service("prefect-server@default.service")
+    assert svc.is_running
+    assert svc.is_enabled
+    assert json.loads(_curl(client, "http://server1:4200/api/ready")) == {"message": "OK"}
