@@ -508,3 +508,73 @@ def test_concurrent_writers_lose_no_update(tmp_path):
     assert parsed(path)["profiles"]["shared"] == dict(keys)
     assert "# shared by everyone\n[profiles.shared]\n" in path.read_text()
     assert not [name for name in os.listdir(tmp_path) if name.startswith(".profiles.")]
+
+
+# ---------------------------------------------------------------- property test through main()
+
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st  # noqa: E402
+
+POOL = {
+    "PREFECT_API_URL": st.sampled_from(["http://a:4200/api", "http://b.example.com/api"]),
+    "PREFECT_SERVER_API_PORT": st.integers(min_value=1, max_value=65535),
+    "PREFECT_SERVER_UI_ENABLED": st.booleans(),
+    "PREFECT_LOGGING_LEVEL": st.sampled_from(["DEBUG", "INFO"]),
+    "PREFECT_API_AUTH_STRING": st.text(alphabet="klmnop", min_size=4, max_size=8).map(lambda s: "Zq7Secret-" + s),
+}
+BASE = '''# header comment
+active = "one"
+
+# one's comment
+[profiles.one]
+PREFECT_DEBUG_MODE = "false"  # inline
+
+# two's comment
+[profiles.two]
+PREFECT_API_URL = "http://two/api"
+
+# three's comment
+[profiles.three]
+'''
+
+
+def _cli(value):
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+@hsettings(max_examples=40, deadline=None,
+           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(steps=st.lists(st.tuples(
+    st.sampled_from(["one", "two", "three"]),
+    st.dictionaries(st.sampled_from(sorted(POOL)), st.none(), max_size=3),
+    st.data()), min_size=1, max_size=4))
+def test_random_module_runs_keep_comments_and_reach_the_expected_mapping(run_module, steps):
+    import tempfile
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, "profiles.toml")
+        with open(path, "w") as handle:
+            handle.write(BASE)
+        expected = tomllib.loads(BASE)["profiles"]
+        for profile, keys, data in steps:
+            settings = {key: data.draw(POOL[key]) for key in keys if data.draw(st.booleans())}
+            unset = [key for key in keys if key not in settings]
+            result, _ = run_module(prefect_config, dict(path=path, profile=profile, settings=settings, unset=unset),
+                                   diff=True)
+            assert "failed" not in result, result
+            for key in unset:
+                expected[profile].pop(key, None)
+            for key, value in settings.items():
+                expected[profile][key] = _cli(value)
+            secrets = [v for k, v in settings.items() if k == "PREFECT_API_AUTH_STRING"]
+            dumped = json.dumps(result, default=str)
+            assert not [secret for secret in secrets if secret in dumped]
+            again, _ = run_module(prefect_config, dict(path=path, profile=profile, settings=settings, unset=unset))
+            assert again["changed"] is False
+        with open(path) as handle:
+            text = handle.read()
+        assert tomllib.loads(text)["profiles"] == expected
+        assert [line for line in text.splitlines() if line.startswith("#")] == [
+            "# header comment", "# one's comment", "# two's comment", "# three's comment"]
+        for name in ("one", "two", "three"):
+            assert "# %s's comment\n[profiles.%s]\n" % (name, name) in text
+        if "one" not in [step[0] for step in steps]:
+            assert 'PREFECT_DEBUG_MODE = "false"  # inline\n' in text
