@@ -69,6 +69,18 @@ ensure_prefect_venv() {
   export PREFECT_BIN="$PREFECT_VENV/bin/prefect"
 }
 
+# The modules run on managed hosts with the distribution's python3-tomlkit:
+# a venv per release Debian ships, for the module tests.
+DEBIAN_TOMLKIT_VERSIONS="0.11.7 0.13.2"  # Debian 12, Debian 13
+ensure_tomlkit_venv() {
+  local version=$1 venv=$CACHE_DIR/tomlkit-$1
+  if [ ! -x "$venv/bin/pytest" ]; then
+    log "creating $venv (tomlkit==$version, the release a Debian host has)"
+    python3 -m venv "$venv"
+    quiet_pip "$venv/bin/pip" install -q "tomlkit==$version" pytest hypothesis "ansible-core>=2.19,<2.20"
+  fi
+}
+
 # Base images for Molecule: no registry is reachable, so they are built with
 # debootstrap and imported once, cached by tag.
 ensure_image() {
