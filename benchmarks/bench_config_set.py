@@ -90,6 +90,23 @@ def run_module(workdir, home):
     return time.perf_counter() - start
 
 
+def run_module_alone(workdir, home):
+    """The prefect_config module as the managed host runs it, without
+    ansible-playbook's start-up: the cost of the task itself."""
+    os.makedirs(home)
+    with open(os.path.join(home, "profiles.toml"), "w") as handle:
+        handle.write('active = "%s"\n\n[profiles.%s]\n' % (PROFILE, PROFILE))
+    args = os.path.join(workdir, "args.json")
+    with open(args, "w") as handle:
+        json.dump({"ANSIBLE_MODULE_ARGS": {"prefect_home": home, "profile": PROFILE, "settings": SETTINGS}}, handle)
+    env = clean_env()
+    env["PYTHONPATH"] = os.path.join(REPO, ".cache", "collections")
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "ansible_collections.selfhosted.prefect.plugins.modules.prefect_config", args],
+                   env=env, cwd=workdir, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
 def run_cli(prefect_bin, workdir, home):
     env = clean_env(home)
     start = time.perf_counter()
@@ -111,21 +128,25 @@ def main():
     if not prefect_bin:
         sys.exit("PREFECT_BIN is not set: source scripts/lib/host.sh && ensure_prefect_venv")
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 1
-    module_times, cli_times = [], []
+    module_times, alone_times, cli_times = [], [], []
     for _ in range(rounds):
         with tempfile.TemporaryDirectory(prefix="bench-config-set-") as workdir:
             module_home = os.path.join(workdir, "module-home")
             cli_home = os.path.join(workdir, "cli-home")
+            alone_home = os.path.join(workdir, "alone-home")
             module_times.append(run_module(workdir, module_home))
+            alone_times.append(run_module_alone(workdir, alone_home))
             cli_times.append(run_cli(prefect_bin, workdir, cli_home))
 
             expected = {key: cli_string(value) for key, value in SETTINGS.items()}
-            by_module, by_cli = profile_of(module_home), profile_of(cli_home)
-            if by_module != expected:
-                sys.exit("module file differs from the expected settings: %r" % by_module)
+            by_cli = profile_of(cli_home)
+            for home in (module_home, alone_home):
+                if profile_of(home) != expected:
+                    sys.exit("module file differs from the expected settings: %r" % profile_of(home))
             if by_cli != expected:
                 sys.exit("CLI file differs from the expected settings: %r" % by_cli)
     module_seconds = sorted(module_times)[len(module_times) // 2]
+    alone_seconds = sorted(alone_times)[len(alone_times) // 2]
     cli_seconds = sorted(cli_times)[len(cli_times) // 2]
 
     print("rounds: %d (median times)" % rounds)
@@ -133,7 +154,9 @@ def main():
     print("one prefect_config task (ansible-playbook): %6.2f s" % module_seconds)
     print("%d x prefect config set (+ profile create/use): %6.2f s (%.2f s a call)" % (
         len(SETTINGS), cli_seconds, cli_seconds / (len(SETTINGS) + 2)))
-    print("ratio: %.1fx" % (cli_seconds / module_seconds))
+    print("the prefect_config module alone (no ansible-playbook start-up): %6.2f s" % alone_seconds)
+    print("ratio: %.1fx (whole playbook run vs CLI calls)" % (cli_seconds / module_seconds))
+    print("ratio: %.1fx (module run vs CLI calls)" % (cli_seconds / alone_seconds))
 
 
 if __name__ == "__main__":
