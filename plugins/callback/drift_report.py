@@ -80,6 +80,7 @@ CONFIG_ACTIONS = frozenset(("selfhosted.prefect.prefect_config", "prefect_config
 # Result keys worth keeping when a changed task returned no diff (a service
 # started, a package installed): short, and never the task's arguments.
 SUMMARY_KEYS = ("msg", "name", "path", "dest", "state", "enabled", "mode", "owner", "group")
+UNIT_STATUS_KEYS = ("ActiveState", "SubState", "UnitFileState")
 
 
 def _now():
@@ -150,8 +151,16 @@ def item_label(data):
 
 
 def result_summary(data):
-    """The few informative result keys of a changed task that returned no diff."""
-    return {key: data[key] for key in SUMMARY_KEYS if key in data and not isinstance(data[key], (dict, list))}
+    """The few informative result keys of a changed task that returned no diff.
+
+    For a systemd unit, its state before the task (active, enabled) comes from
+    the module's status mapping.
+    """
+    summary = {key: data[key] for key in SUMMARY_KEYS if key in data and not isinstance(data[key], (dict, list))}
+    status = data.get("status")
+    if isinstance(status, dict):
+        summary.update((key, status[key]) for key in UNIT_STATUS_KEYS if key in status)
+    return summary
 
 
 def migrations(data, task_name):

@@ -405,3 +405,13 @@ def test_drift_playbook_fails_when_no_host_was_checked(tmp_path, drift_playbook)
     proc = run_playbook(tmp_path, drift_playbook, "--check", "--diff", inventory="[prefect_server]\n")
     assert proc.returncode == 2
     assert "No host was checked" in proc.stdout
+
+
+def test_result_summary_keeps_scalars_and_the_unit_state():
+    data = {"changed": True, "name": "prefect-server@default.service", "state": "started", "enabled": True,
+            "cmd": "secret", "invocation": {"module_args": {"password": SECRET}},
+            "status": {"ActiveState": "inactive", "SubState": "dead", "UnitFileState": "disabled",
+                       "Environment": "PASSWORD=%s" % SECRET}}
+    assert drift_report.result_summary(data) == {
+        "name": "prefect-server@default.service", "state": "started", "enabled": True,
+        "ActiveState": "inactive", "SubState": "dead", "UnitFileState": "disabled"}
