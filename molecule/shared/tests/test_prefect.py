@@ -103,6 +103,29 @@ def test_client_profile(client):
     assert 'PREFECT_API_URL = "http://server1:4200/api"' in text
 
 
+def _post_status(host, url, auth=None):
+    user = f"-u {_shquote(auth)} " if auth else ""
+    return host.check_output(
+        f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 10 -X POST "
+        f"-H 'Content-Type: application/json' -d '{{}}' {user}{url}"
+    )
+
+
+def test_basic_auth_on_personal_instance(server, client, inventory_vars):
+    auth = inventory_vars["server1"]["prefect_personal_auth_string"]
+    base = "http://server1:4202/api"
+    assert json.loads(_curl(client, f"{base}/health")) is True
+    assert _post_status(client, f"{base}/flows/filter") == "401"
+    assert _post_status(client, f"{base}/flows/filter", auth) == "200"
+    # The default instance has no auth.
+    assert _post_status(client, "http://server1:4200/api/flows/filter") == "200"
+    env = server.file("/etc/prefect-server/personal.env").content_string
+    assert "PREFECT_SERVER_API_AUTH_STRING=" in env
+    assert "PREFECT_SERVER_API_AUTH_STRING=" not in server.file(ENV_FILE).content_string
+    profiles = client.file(f"{CLIENT_PREFECT_HOME}/profiles.toml").content_string
+    assert "PREFECT_API_AUTH_STRING" in profiles
+
+
 def test_postgresql_accepts_prefect_only_from_server(server, client, inventory_vars):
     password = inventory_vars["db1"]["vault_prefect_db_password"]
     ok = _asyncpg_connect(server, SERVER_PYTHON, password)

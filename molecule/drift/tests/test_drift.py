@@ -1,0 +1,251 @@
+"""Drift scenario: the report of the check run, the Orion-era migration, remediation.
+
+Reads what side_effect.yml and the converges left in the molecule ephemeral
+directory (reports, snapshots, the report command's output) and checks the
+host with testinfra after remediation.
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import urllib.parse
+
+import pytest
+
+EPHEMERAL = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+HOST = "drift1"
+# molecule/shared/inventory/group_vars/all.yml, and the forum post's password.
+DB_PASSWORD = "Mol ecule@p/ss:w#rd%1"
+SECRETS = (DB_PASSWORD, urllib.parse.quote(DB_PASSWORD, safe=""), "yourTopSecretPassword")
+SERVER_PROFILES = "/var/lib/prefect/default/profiles.toml"
+CLIENT_PROFILES = "/root/.prefect/profiles.toml"
+UNIT = "/etc/systemd/system/prefect-server@.service"
+
+
+def _report(directory):
+    return json.loads((EPHEMERAL / directory / f"{HOST}.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def drift():
+    return _report("drift-reports")
+
+
+@pytest.fixture(scope="module")
+def migration():
+    return _report("migration-reports")
+
+
+def _entries(report, action, **match):
+    found = [e for e in report["drifted"] if e["action"] == action]
+    for key, value in match.items():
+        found = [e for e in found if e.get(key) == value]
+    return found
+
+
+def _profile_entry(report, path, item=None):
+    """The prefect_config entry for the profiles file `path` (and loop item)."""
+    entries = [e for e in _entries(report, "selfhosted.prefect.prefect_config")
+               if e["diff"] and path in e["diff"][0]["before_header"] and (item is None or e.get("item") == item)]
+    assert len(entries) == 1, [(e["task"], e.get("item")) for e in report["drifted"]]
+    return entries[0]
+
+
+def _unit_entry(report, unit):
+    entries = [e for e in _entries(report, "ansible.builtin.systemd_service")
+               if e.get("result", {}).get("name") == unit and e["task"].startswith("Start ")]
+    assert len(entries) == 1, [(e["task"], e.get("result")) for e in report["drifted"]]
+    return entries[0]
+
+
+# -- the check run -------------------------------------------------------------
+
+def test_report_command_exits_2_and_names_the_host():
+    run = json.loads((EPHEMERAL / "drift-run.json").read_text())
+    assert run["rc"] == 2
+    assert f"Drift on 1 host(s) ({HOST})" in run["stdout"] + run["stderr"]
+
+
+def test_check_run_changed_no_file_and_no_service():
+    before = (EPHEMERAL / "snapshots" / "before-check.txt").read_text()
+    after = (EPHEMERAL / "snapshots" / "after-check.txt").read_text()
+    assert SERVER_PROFILES in before and "unit prefect-server@default inactive" in before
+    assert before == after
+
+
+def test_report_is_a_check_mode_report_with_diffs(drift):
+    assert drift["mode"] == "check" and drift["diff_mode"] is True and drift["complete"] is True
+    assert drift["status"] == "drifted"
+    assert drift["errors"] == []
+
+
+def test_managed_server_profile_key_edited_by_hand(drift):
+    entry = _profile_entry(drift, SERVER_PROFILES)
+    assert {"key": "PREFECT_SERVER_API_HOST", "action": "set"} in entry["changes"]
+    assert 'PREFECT_SERVER_API_HOST = "127.0.0.1"' in entry["diff"][0]["before"]
+    assert 'PREFECT_SERVER_API_HOST = "0.0.0.0"' in entry["diff"][0]["after"]
+
+
+def test_managed_client_profile_key_edited_by_hand(drift):
+    entry = _profile_entry(drift, CLIENT_PROFILES, item="default")
+    assert {"key": "PREFECT_API_URL", "action": "set"} in entry["changes"]
+    assert "127.0.0.1:4299" in entry["diff"][0]["before"]
+
+
+def test_unmanaged_key_in_a_managed_profile(drift):
+    entry = _profile_entry(drift, SERVER_PROFILES)
+    assert {"key": "PREFECT_SERVER_LOGGING_LEVEL", "action": "unset"} in entry["changes"]
+
+
+@pytest.mark.parametrize("key", [
+    "PREFECT_ORION_API_PORT", "PREFECT_ORION_DATABASE_CONNECTION_URL", "PREFECT_ORION_UI_API_URL"])
+def test_orion_era_key_left_in_a_profile(drift, key):
+    entry = _profile_entry(drift, SERVER_PROFILES)
+    assert {"key": key, "action": "unset"} in entry["changes"]
+    assert key in entry["diff"][0]["before"] and key not in entry["diff"][0]["after"]
+
+
+def test_active_profile_switched(drift):
+    entries = [e for e in _entries(drift, "selfhosted.prefect.prefect_profile") if e.get("item") == "default"]
+    assert len(entries) == 1, [(e["task"], e.get("item")) for e in drift["drifted"]]
+    diff = json.dumps(entries[0]["diff"])
+    assert 'active = \\"personal\\"' in diff and 'active = \\"default\\"' in diff
+
+
+def test_systemd_unit_edited(drift):
+    entries = [e for e in _entries(drift, "ansible.builtin.template", hidden=False)
+               if any(UNIT in (d.get("before_header") or "") for d in e["diff"] or [])]
+    assert len(entries) == 1
+    diff = entries[0]["diff"][0]
+    assert "Environment=PREFECT_SERVER_LOGGING_LEVEL=DEBUG" in diff["before"]
+    assert "Environment=PREFECT_SERVER_LOGGING_LEVEL=DEBUG" not in diff["after"]
+
+
+def test_service_stopped(drift):
+    result = _unit_entry(drift, "prefect-server@default.service")["result"]
+    assert result["ActiveState"] == "inactive"
+
+
+def test_service_disabled(drift):
+    result = _unit_entry(drift, "prefect-server@personal.service")["result"]
+    assert result["ActiveState"] == "active" and result["UnitFileState"] == "disabled"
+
+
+def test_environment_file_mode_loosened_is_reported_hidden(drift):
+    entries = [e for e in drift["drifted"] if "environment file of default" in e["task"]]
+    assert len(entries) == 1
+    assert entries[0]["hidden"] is True and "before" not in json.dumps(entries[0])
+
+
+def test_pg_hba_line_changed(drift):
+    # community.postgresql's postgresql_pg_hba returns no diff in check mode.
+    entries = _entries(drift, "community.postgresql.postgresql_pg_hba", item="127.0.0.1")
+    assert len(entries) == 1
+
+
+def test_prefect_version_in_the_venv_changed(drift):
+    entries = [e for e in _entries(drift, "ansible.builtin.pip") if "/opt/prefect" in e["task"]]
+    assert entries, [(e["task"], e["action"]) for e in drift["drifted"]]
+    assert all("prefect==3.8.8" in e["task"] for e in entries)
+
+
+def test_summary_lists_the_host_and_its_resources(drift):
+    summary = json.loads((EPHEMERAL / "drift-reports" / "summary.json").read_text())
+    assert summary["drifted_hosts"] == [HOST] and summary["error_hosts"] == []
+    text = (EPHEMERAL / "drift-reports" / "summary.txt").read_text()
+    assert f"{HOST}: {drift['drift_count']} resource(s) drifted" in text
+    assert "[diff hidden by no_log]" in text
+
+
+def test_no_secret_in_any_report_or_output():
+    files = [p for d in ("drift-reports", "migration-reports", "reports") for p in (EPHEMERAL / d).rglob("*")
+             if p.is_file()]
+    files.append(EPHEMERAL / "drift-run.json")
+    assert len(files) > 6
+    for path in files:
+        text = path.read_text()
+        for secret in SECRETS:
+            assert secret not in text, f"{secret!r} in {path}"
+
+
+# -- the Orion-era host brought under management (prepare + first converge) ---
+
+def test_migration_report_lists_the_renamed_keys(migration):
+    assert migration["mode"] == "apply"
+    migrated = {(m["profile"], m["from"], m["key"]) for m in migration["migrated"]}
+    assert migrated == {
+        ("default", "PREFECT_ORION_UI_API_URL", "PREFECT_SERVER_UI_API_URL"),
+        ("default", "PREFECT_ORION_DATABASE_CONNECTION_URL", "PREFECT_SERVER_DATABASE_CONNECTION_URL"),
+        ("personal", "PREFECT_ORION_DATABASE_CONNECTION_URL", "PREFECT_SERVER_DATABASE_CONNECTION_URL"),
+        ("personal", "PREFECT_ORION_API_PORT", "PREFECT_SERVER_API_PORT"),
+    }
+    assert all(m["path"] == CLIENT_PROFILES for m in migration["migrated"])
+    summary = (EPHEMERAL / "migration-reports" / "summary.txt").read_text()
+    assert "migrated: PREFECT_ORION_API_PORT -> PREFECT_SERVER_API_PORT" in summary
+
+
+def test_migration_report_lists_the_takeover_of_the_old_unit(migration):
+    entries = [e for e in _entries(migration, "ansible.builtin.systemd_service") if e.get("item") == "prefect-orion.service"]
+    assert len(entries) == 1
+    assert entries[0]["result"]["ActiveState"] == "active"
+
+
+def test_orion_era_keys_renamed_in_the_users_profiles(host):
+    text = host.file(CLIENT_PROFILES).content_string
+    assert "PREFECT_ORION_" not in text
+    assert 'PREFECT_SERVER_API_PORT = "4202"' in text
+    assert "PREFECT_SERVER_DATABASE_CONNECTION_URL" in text
+
+
+def test_old_server_unit_stopped_and_disabled_and_data_kept(host):
+    unit = host.service("prefect-orion.service")
+    assert not unit.is_running and not unit.is_enabled
+    assert host.file("/root/.prefect/orion.db").is_file
+
+
+def test_hosted_api_on_postgresql_took_over_port_4200(host):
+    assert json.loads(host.check_output("curl -fsS --max-time 10 http://127.0.0.1:4200/api/health")) is True
+    assert json.loads(host.check_output("curl -fsS --max-time 10 http://127.0.0.1:4200/api/ready")) == {"message": "OK"}
+    tables = host.check_output(
+        "runuser -u postgres -- psql -d orion -tAc "
+        "\"select count(*) from information_schema.tables where table_name = 'flow_run'\"")
+    assert tables.strip() == "1"
+
+
+# -- after remediation (converge) and a further run (idempotence) -------------
+
+def test_remediated_profiles(host):
+    server = host.file(SERVER_PROFILES).content_string
+    assert 'PREFECT_SERVER_API_HOST = "0.0.0.0"' in server
+    assert "PREFECT_SERVER_LOGGING_LEVEL" not in server and "PREFECT_ORION_" not in server
+    client = host.file(CLIENT_PROFILES).content_string
+    assert 'active = "default"' in client
+    assert 'PREFECT_API_URL = "http://127.0.0.1:4200/api"' in client
+
+
+def test_remediated_unit_services_and_files(host):
+    assert "PREFECT_SERVER_LOGGING_LEVEL" not in host.file(UNIT).content_string
+    for name in ("default", "personal"):
+        service = host.service(f"prefect-server@{name}.service")
+        assert service.is_running and service.is_enabled, name
+    assert host.file("/etc/prefect-server/default.env").mode == 0o640
+    pg_hba = host.check_output("cat /etc/postgresql/*/main/pg_hba.conf")
+    prefect_lines = [line for line in pg_hba.splitlines() if "orion" in line and not line.startswith("#")]
+    assert prefect_lines and all(line.split()[-1] == "scram-sha-256" for line in prefect_lines)
+    version = host.check_output("/opt/prefect/bin/python -c 'import importlib.metadata as m; print(m.version(\"prefect\"))'")
+    assert version.strip() == "3.8.8"
+
+
+def test_drift_report_is_clean_after_remediation(tmp_path):
+    inventory = os.environ.get("MOLECULE_INVENTORY_FILE") or str(EPHEMERAL / "inventory")
+    env = dict(os.environ, ANSIBLE_CALLBACKS_ENABLED="selfhosted.prefect.drift_report",
+               SELFHOSTED_PREFECT_DRIFT_REPORT_DIR=str(tmp_path / "reports"))
+    run = subprocess.run(
+        [sys.executable, "-m", "ansible", "playbook", "-i", os.path.dirname(inventory),
+         "selfhosted.prefect.drift_report", "--check", "--diff"],
+        env=env, capture_output=True, text=True, timeout=900, check=False)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
+    assert summary["hosts"][HOST]["status"] == "in_sync"
