@@ -134,7 +134,8 @@ def test_service_disabled(drift):
 
 
 def test_environment_file_mode_loosened_is_reported_hidden(drift):
-    entries = [e for e in drift["drifted"] if "environment file of default" in e["task"]]
+    entries = [e for e in _entries(drift, "ansible.builtin.template")
+               if "environment file" in e["task"] and e["task"].endswith(" default")]
     assert len(entries) == 1
     assert entries[0]["hidden"] is True and "before" not in json.dumps(entries[0])
 
@@ -146,9 +147,9 @@ def test_pg_hba_line_changed(drift):
 
 
 def test_prefect_version_in_the_venv_changed(drift):
-    entries = [e for e in _entries(drift, "ansible.builtin.pip") if "/opt/prefect" in e["task"]]
-    assert entries, [(e["task"], e["action"]) for e in drift["drifted"]]
-    assert all("prefect==3.8.8" in e["task"] for e in entries)
+    # The server and the client role both install into /opt/prefect here.
+    entries = [e for e in _entries(drift, "ansible.builtin.pip") if e["task"].endswith(" /opt/prefect")]
+    assert len(entries) == 2, [(e["task"], e["action"]) for e in drift["drifted"]]
 
 
 def test_summary_lists_the_host_and_its_resources(drift):
