@@ -22,7 +22,7 @@ description:
   - Writes C(<report_dir>/<host>.json) for every host, C(<report_dir>/summary.json) and a short
     readable C(<report_dir>/summary.txt). The files are rewritten at the start of every play and at
     the end of the run, so a later play (such as the last play of the
-    P(selfhosted.prefect.drift_report#playbook) playbook) can read them.
+    C(selfhosted.prefect.drift_report) playbook) can read them.
   - Plays that set the variable C(selfhosted_prefect_drift_report_ignore=true) are not recorded;
     instead the callback gives them the variable C(selfhosted_prefect_drift_report_dir), the
     absolute path of the report directory. The drift playbook uses it to check that the callback
@@ -58,7 +58,7 @@ options:
       - section: callback_drift_report
         key: max_message_length
 author:
-  - selfhosted.prefect contributors
+  - selfhosted.prefect developers (@selfhosted)
 """
 
 import datetime

@@ -22,7 +22,7 @@ PYTHON = "/opt/prefect/bin/python"
 def _get(host, url):
     """HTTP status and body of a GET from inside the host."""
     out = host.check_output(f"curl -sS --max-time 10 -o /tmp/body -w '%{{http_code}}' {url}; echo; cat /tmp/body")
-    status, _, body = out.partition("\n")
+    status, body = out.split("\n", 1)
     return int(status), body
 
 
