@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import enum
 import inspect
-import pprint
 import sys
 import types
 import typing

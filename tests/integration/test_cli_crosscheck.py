@@ -42,7 +42,7 @@ def prefect(home, *args, check=True):
     """Run the real CLI with only PREFECT_HOME set, from a directory holding
     no .env or prefect.toml."""
     proc = subprocess.run([PREFECT_BIN, *args], env=_clean_env(home), cwd=str(home.parent),
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
     if check:
         assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
@@ -78,7 +78,7 @@ def playbook(tmp_path, tasks, check=False):
     cmd = [os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local", str(book)]
     if check:
         cmd.append("--check")
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=str(tmp_path), check=False)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     report = json.loads(proc.stdout)
     return [task["hosts"]["localhost"] for task in report["plays"][0]["tasks"]]

@@ -318,24 +318,24 @@ def profiles_files(draw):
     names = draw(st.lists(st.sampled_from(PROFILES), min_size=1, max_size=4, unique=True))
     mapping = {}
     lines = []
-    for _ in range(draw(st.integers(0, 2))):
+    for dummy in range(draw(st.integers(0, 2))):
         lines.append(draw(comment_text))
     lines.append('active = "%s"' % names[0])
     for name in names:
         if draw(st.booleans()):
             lines.append("")
-        for _ in range(draw(st.integers(0, 2))):
+        for dummy in range(draw(st.integers(0, 2))):
             lines.append(draw(comment_text))
         lines.append("[profiles.%s]" % name)
         keys = draw(st.lists(st.sampled_from(sorted(POOL)), max_size=4, unique=True))
         mapping[name] = {}
         for key in keys:
-            for _ in range(draw(st.integers(0, 1))):
+            for dummy in range(draw(st.integers(0, 1))):
                 lines.append(draw(comment_text))
             value = _as_cli_string(draw(POOL[key]))
             mapping[name][key] = value
             lines.append('%s = "%s"' % (key, value))
-    for _ in range(draw(st.integers(0, 2))):
+    for dummy in range(draw(st.integers(0, 2))):
         lines.append(draw(comment_text))
     return "\n".join(lines) + "\n", mapping, names
 
@@ -343,7 +343,7 @@ def profiles_files(draw):
 @st.composite
 def edits(draw, names):
     steps = []
-    for _ in range(draw(st.integers(1, 6))):
+    for dummy in range(draw(st.integers(1, 6))):
         profile = draw(st.sampled_from(names))
         keys = draw(st.lists(st.sampled_from(sorted(POOL)), min_size=1, max_size=3, unique=True))
         split = draw(st.integers(0, len(keys)))

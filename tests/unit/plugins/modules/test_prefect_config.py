@@ -54,8 +54,8 @@ def dev_block(text):
 # ---------------------------------------------------------------- basics
 
 def test_set_is_idempotent_and_keeps_everything_else(run_module, profiles, snapshot):
-    result, _ = run(run_module, profiles, profile="prod",
-                    settings={"PREFECT_SERVER_API_HOST": "0.0.0.0", "PREFECT_SERVER_API_PORT": 4200})
+    result, dummy = run(run_module, profiles, profile="prod",
+                        settings={"PREFECT_SERVER_API_HOST": "0.0.0.0", "PREFECT_SERVER_API_PORT": 4200})
     assert result["changed"] is True
     assert result["changes"] == [{"key": "PREFECT_SERVER_API_HOST", "action": "set"},
                                  {"key": "PREFECT_SERVER_API_PORT", "action": "set"}]
@@ -65,15 +65,15 @@ def test_set_is_idempotent_and_keeps_everything_else(run_module, profiles, snaps
     assert profiles.read_text() == expected
 
     before = snapshot(str(profiles))
-    again, _ = run(run_module, profiles, profile="prod",
-                   settings={"PREFECT_SERVER_API_HOST": "0.0.0.0", "PREFECT_SERVER_API_PORT": 4200})
+    again, dummy = run(run_module, profiles, profile="prod",
+                       settings={"PREFECT_SERVER_API_HOST": "0.0.0.0", "PREFECT_SERVER_API_PORT": 4200})
     assert again["changed"] is False
     assert again["changes"] == []
     assert before.unchanged()
 
 
 def test_default_profile_is_the_active_one(run_module, profiles):
-    result, _ = run(run_module, profiles, settings={"PREFECT_API_URL": "http://new:4200/api"})
+    result, dummy = run(run_module, profiles, settings={"PREFECT_API_URL": "http://new:4200/api"})
     assert result["profile"] == "prod"
     assert parsed(profiles)["profiles"]["prod"]["PREFECT_API_URL"] == "http://new:4200/api"
     assert dev_block(profiles.read_text()) == dev_block(SAMPLE)
@@ -88,7 +88,7 @@ def test_no_active_profile_and_no_profile_option_fails(run_module, tmp_path, sna
     path = tmp_path / "profiles.toml"
     path.write_text("[profiles.a]\n")
     before = snapshot(str(path))
-    result, _ = run(run_module, path, settings={"PREFECT_API_URL": "http://x/api"})
+    result, dummy = run(run_module, path, settings={"PREFECT_API_URL": "http://x/api"})
     assert result["failed"] is True
     assert "names no active profile" in result["msg"]
     assert before.unchanged()
@@ -98,8 +98,8 @@ def test_no_active_profile_and_no_profile_option_fails(run_module, tmp_path, sna
 
 def test_check_mode_never_writes(run_module, profiles, snapshot):
     before = snapshot(str(profiles))
-    result, _ = run(run_module, profiles, check=True, diff=True, profile="dev",
-                    settings={"PREFECT_SERVER_API_PORT": 4300}, unset=["PREFECT_LOGGING_LEVEL"])
+    result, dummy = run(run_module, profiles, check=True, diff=True, profile="dev",
+                        settings={"PREFECT_SERVER_API_PORT": 4300}, unset=["PREFECT_LOGGING_LEVEL"])
     assert result["changed"] is True
     assert 'PREFECT_SERVER_API_PORT = "4300"' in result["diff"][0]["after"]
     assert "PREFECT_LOGGING_LEVEL" not in result["diff"][0]["after"]
@@ -109,8 +109,8 @@ def test_check_mode_never_writes(run_module, profiles, snapshot):
 
 def test_check_mode_on_a_missing_home_creates_nothing(run_module, tmp_path):
     home = tmp_path / "home" / "sub"
-    result, _ = run_module(prefect_config, dict(prefect_home=str(home), profile="x",
-                                                settings={"PREFECT_API_URL": "http://x/api"}), check=True)
+    result, dummy = run_module(prefect_config, dict(prefect_home=str(home), profile="x",
+                                                    settings={"PREFECT_API_URL": "http://x/api"}), check=True)
     assert result["failed"] is True
     assert not (tmp_path / "home").exists()
 
@@ -123,7 +123,7 @@ SECRETS = {
 
 
 def test_diff_and_results_mask_secrets(run_module, profiles):
-    result, _ = run(run_module, profiles, diff=True, profile="prod", settings=SECRETS)
+    result, dummy = run(run_module, profiles, diff=True, profile="prod", settings=SECRETS)
     assert result["changed"] is True
     dumped = json.dumps(result, default=str)
     for secret in ("Hunter2-auth", "pnu_Sup3rSecretKey", "Db-Pa55word"):
@@ -142,7 +142,7 @@ def test_diff_and_results_mask_secrets(run_module, profiles):
 
 def test_changed_secret_shows_changed_without_showing_it(run_module, profiles):
     run(run_module, profiles, profile="prod", settings=SECRETS)
-    result, _ = run(run_module, profiles, diff=True, profile="prod", settings={
+    result, dummy = run(run_module, profiles, diff=True, profile="prod", settings={
         "PREFECT_API_AUTH_STRING": "admin:NewAuth-77",
         "PREFECT_SERVER_DATABASE_CONNECTION_URL": "postgresql+asyncpg://prefect:NewDbPw-88@db:5432/prefect",
     })
@@ -160,8 +160,8 @@ def test_changed_secret_shows_changed_without_showing_it(run_module, profiles):
 
 
 def test_password_in_a_non_secret_url_is_masked(run_module, profiles):
-    result, _ = run(run_module, profiles, diff=True, profile="prod",
-                    settings={"PREFECT_API_URL": "https://ops:Url-Pw-42@prefect.example.com/api"})
+    result, dummy = run(run_module, profiles, diff=True, profile="prod",
+                        settings={"PREFECT_API_URL": "https://ops:Url-Pw-42@prefect.example.com/api"})
     dumped = json.dumps(result, default=str)
     assert "Url-Pw-42" not in dumped
     assert "https://ops:********@prefect.example.com/api" in result["diff"][0]["after"]
@@ -171,7 +171,7 @@ def test_secrets_already_in_the_file_are_masked_too(run_module, tmp_path):
     path = tmp_path / "profiles.toml"
     path.write_text('active = "a"\n[profiles.a]\nPREFECT_API_KEY = "pnu_FileOnlyKey"\n'
                     '[profiles.b]\nPREFECT_SERVER_API_AUTH_STRING = "u:FileOnlyAuth"\n')
-    result, _ = run(run_module, path, diff=True, settings={"PREFECT_API_URL": "http://x/api"})
+    result, dummy = run(run_module, path, diff=True, settings={"PREFECT_API_URL": "http://x/api"})
     dumped = json.dumps(result, default=str)
     assert "pnu_FileOnlyKey" not in dumped and "FileOnlyAuth" not in dumped
     assert result["settings"]["PREFECT_API_KEY"] == "********"
@@ -192,13 +192,13 @@ def test_yaml_types_are_stored_as_cli_strings(run_module, profiles):
 def test_semantic_comparison_true_and_int(run_module, profiles, snapshot):
     before = snapshot(str(profiles))
     # file has "True" (prod) and a TOML int 4202 (dev)
-    r1, _ = run(run_module, profiles, profile="prod", settings={"PREFECT_SERVER_UI_ENABLED": True})
-    r2, _ = run(run_module, profiles, profile="dev",
-                settings={"PREFECT_SERVER_API_PORT": 4202, "PREFECT_LOGGING_LEVEL": "debug"})
-    r3, _ = run(run_module, profiles, profile="dev", settings={"PREFECT_SERVER_API_PORT": "4202"})
+    r1, dummy = run(run_module, profiles, profile="prod", settings={"PREFECT_SERVER_UI_ENABLED": True})
+    r2, dummy = run(run_module, profiles, profile="dev",
+                    settings={"PREFECT_SERVER_API_PORT": 4202, "PREFECT_LOGGING_LEVEL": "debug"})
+    r3, dummy = run(run_module, profiles, profile="dev", settings={"PREFECT_SERVER_API_PORT": "4202"})
     assert (r1["changed"], r2["changed"], r3["changed"]) == (False, False, False)
     assert before.unchanged()
-    r4, _ = run(run_module, profiles, profile="prod", settings={"PREFECT_SERVER_UI_ENABLED": "false"})
+    r4, dummy = run(run_module, profiles, profile="prod", settings={"PREFECT_SERVER_UI_ENABLED": "false"})
     assert r4["changed"] is True
     assert parsed(profiles)["profiles"]["prod"]["PREFECT_SERVER_UI_ENABLED"] == "false"
 
@@ -217,7 +217,7 @@ def test_alias_and_orion_names_migrate_with_warning(run_module, profiles):
     assert stored["PREFECT_SERVER_API_PORT"] == "4202"
     assert stored["PREFECT_SERVER_UI_API_URL"] == "http://prefect.example.com:4200/api"
     assert "PREFECT_ORION_API_PORT" not in stored and "PREFECT_UI_API_URL" not in stored
-    again, _ = run(run_module, profiles, profile="prod", settings={
+    again, dummy = run(run_module, profiles, profile="prod", settings={
         "PREFECT_ORION_API_PORT": 4202, "PREFECT_UI_API_URL": "http://prefect.example.com:4200/api"})
     assert again["changed"] is False
 
@@ -240,7 +240,7 @@ def test_orion_keys_in_the_file_are_renamed_in_place(run_module, tmp_path):
 def test_legacy_names_fail_refuses_and_leaves_file(run_module, profiles, snapshot):
     before = snapshot(str(profiles))
     for name in ("PREFECT_ORION_API_PORT", "PREFECT_UI_API_URL"):
-        result, _ = run(run_module, profiles, profile="prod", legacy_names="fail", settings={name: "4202"})
+        result, dummy = run(run_module, profiles, profile="prod", legacy_names="fail", settings={name: "4202"})
         assert result["failed"] is True
         assert "old name of" in result["msg"] and "legacy_names=fail" in result["msg"]
     assert before.unchanged()
@@ -249,14 +249,14 @@ def test_legacy_names_fail_refuses_and_leaves_file(run_module, profiles, snapsho
 def test_legacy_names_fail_leaves_old_keys_in_the_file(run_module, tmp_path):
     path = tmp_path / "profiles.toml"
     path.write_text('active = "a"\n[profiles.a]\nPREFECT_UI_API_URL = "http://x/api"\n')
-    result, _ = run(run_module, path, legacy_names="fail", settings={"PREFECT_API_URL": "http://h/api"})
+    result, dummy = run(run_module, path, legacy_names="fail", settings={"PREFECT_API_URL": "http://h/api"})
     assert result["changed"] is True
     assert parsed(path)["profiles"]["a"] == {"PREFECT_UI_API_URL": "http://x/api", "PREFECT_API_URL": "http://h/api"}
 
 
 def test_unknown_name_fails_with_suggestion(run_module, profiles, snapshot):
     before = snapshot(str(profiles))
-    result, _ = run(run_module, profiles, profile="prod", settings={"PREFECT_API_ULR": "http://x/api"})
+    result, dummy = run(run_module, profiles, profile="prod", settings={"PREFECT_API_ULR": "http://x/api"})
     assert result["failed"] is True
     assert "Unknown setting name PREFECT_API_ULR" in result["msg"]
     assert "did you mean PREFECT_API_URL" in result["msg"]
@@ -266,7 +266,7 @@ def test_unknown_name_fails_with_suggestion(run_module, profiles, snapshot):
 @pytest.mark.parametrize("key", ["PREFECT_HOME", "PREFECT_PROFILES_PATH"])
 def test_refused_names(run_module, profiles, snapshot, key):
     before = snapshot(str(profiles))
-    result, _ = run(run_module, profiles, profile="prod", settings={key: "/tmp/x"})
+    result, dummy = run(run_module, profiles, profile="prod", settings={key: "/tmp/x"})
     assert result["failed"] is True
     assert "cannot be stored in a profile" in result["msg"]
     assert before.unchanged()
@@ -274,7 +274,7 @@ def test_refused_names(run_module, profiles, snapshot, key):
 
 def test_same_setting_twice_through_an_alias_fails(run_module, profiles, snapshot):
     before = snapshot(str(profiles))
-    result, _ = run(run_module, profiles, profile="prod", settings={
+    result, dummy = run(run_module, profiles, profile="prod", settings={
         "PREFECT_SERVER_UI_API_URL": "http://a/api", "PREFECT_UI_API_URL": "http://b/api"})
     assert result["failed"] is True
     assert "same setting PREFECT_SERVER_UI_API_URL" in result["msg"]
@@ -287,34 +287,34 @@ def test_unset_including_an_alias(run_module, tmp_path):
     path = tmp_path / "profiles.toml"
     path.write_text('active = "a"\n[profiles.a]\nPREFECT_UI_API_URL = "http://old/api"\n'
                     'PREFECT_SERVER_UI_API_URL = "http://new/api"\nPREFECT_API_KEY = "k"\n# tail\n')
-    result, _ = run(run_module, path, unset=["PREFECT_UI_API_URL", "PREFECT_API_KEY", "PREFECT_DEBUG_MODE"])
+    result, dummy = run(run_module, path, unset=["PREFECT_UI_API_URL", "PREFECT_API_KEY", "PREFECT_DEBUG_MODE"])
     assert result["changed"] is True
     assert path.read_text() == 'active = "a"\n[profiles.a]\n# tail\n'
     assert sorted(c["key"] for c in result["changes"]) == [
         "PREFECT_API_KEY", "PREFECT_SERVER_UI_API_URL", "PREFECT_UI_API_URL"]
-    again, _ = run(run_module, path, unset=["PREFECT_UI_API_URL", "PREFECT_API_KEY"])
+    again, dummy = run(run_module, path, unset=["PREFECT_UI_API_URL", "PREFECT_API_KEY"])
     assert again["changed"] is False
 
 
 def test_unset_of_a_hand_added_unknown_key_present_in_the_file(run_module, tmp_path):
     path = tmp_path / "profiles.toml"
     path.write_text('active = "a"\n[profiles.a]\nPREFECT_API_ULR = "typo"\n')
-    result, _ = run(run_module, path, unset=["PREFECT_API_ULR"])
+    result, dummy = run(run_module, path, unset=["PREFECT_API_ULR"])
     assert result["changed"] is True
     assert parsed(path)["profiles"]["a"] == {}
 
 
 def test_unset_unknown_absent_key_fails(run_module, profiles, snapshot):
     before = snapshot(str(profiles))
-    result, _ = run(run_module, profiles, profile="prod", unset=["PREFECT_API_ULR"])
+    result, dummy = run(run_module, profiles, profile="prod", unset=["PREFECT_API_ULR"])
     assert result["failed"] is True and "did you mean PREFECT_API_URL" in result["msg"]
     assert before.unchanged()
 
 
 def test_set_and_unset_same_key_fails(run_module, profiles, snapshot):
     before = snapshot(str(profiles))
-    result, _ = run(run_module, profiles, profile="prod",
-                    settings={"PREFECT_SERVER_UI_API_URL": "http://a/api"}, unset=["PREFECT_UI_API_URL"])
+    result, dummy = run(run_module, profiles, profile="prod",
+                        settings={"PREFECT_SERVER_UI_API_URL": "http://a/api"}, unset=["PREFECT_UI_API_URL"])
     assert result["failed"] is True and "both set and unset" in result["msg"]
     assert before.unchanged()
 
@@ -325,8 +325,8 @@ def test_exclusive_removes_unmanaged_unknown_and_orion_keys(run_module, tmp_path
             'PREFECT_ORION_API_PORT = "4200"\nPREFECT_HAND_ADDED = "x"\nPREFECT_DEBUG_MODE = "true"\n\n'
             '[profiles.other]\nPREFECT_DEBUG_MODE = "true"\n')
     path.write_text(text)
-    result, _ = run(run_module, path, profile="srv", exclusive=True,
-                    settings={"PREFECT_SERVER_API_HOST": "0.0.0.0", "PREFECT_SERVER_API_PORT": 4200})
+    result, dummy = run(run_module, path, profile="srv", exclusive=True,
+                        settings={"PREFECT_SERVER_API_HOST": "0.0.0.0", "PREFECT_SERVER_API_PORT": 4200})
     assert result["changed"] is True
     assert parsed(path)["profiles"] == {
         "srv": {"PREFECT_SERVER_API_HOST": "0.0.0.0", "PREFECT_SERVER_API_PORT": "4200"},
@@ -339,8 +339,8 @@ def test_exclusive_removes_unmanaged_unknown_and_orion_keys(run_module, tmp_path
     # the Orion-era key is reported, as renamed (its value matched) or removed
     assert "PREFECT_ORION_API_PORT" in removed | renamed
     assert removed | renamed == {"PREFECT_ORION_API_PORT", "PREFECT_HAND_ADDED", "PREFECT_DEBUG_MODE"}
-    again, _ = run(run_module, path, profile="srv", exclusive=True,
-                   settings={"PREFECT_SERVER_API_HOST": "0.0.0.0", "PREFECT_SERVER_API_PORT": 4200})
+    again, dummy = run(run_module, path, profile="srv", exclusive=True,
+                       settings={"PREFECT_SERVER_API_HOST": "0.0.0.0", "PREFECT_SERVER_API_PORT": 4200})
     assert again["changed"] is False
 
 
@@ -359,7 +359,7 @@ def test_bad_files_fail_and_stay_unchanged(run_module, tmp_path, snapshot, name)
     path = tmp_path / "profiles.toml"
     path.write_text(BAD_FILES[name])
     before = snapshot(str(path))
-    result, _ = run(run_module, path, profile="prod", settings={"PREFECT_API_URL": "http://x/api"})
+    result, dummy = run(run_module, path, profile="prod", settings={"PREFECT_API_URL": "http://x/api"})
     assert result["failed"] is True
     assert str(path) in result["msg"]
     assert before.unchanged()
@@ -369,7 +369,7 @@ def test_undecodable_file_fails_and_stays_unchanged(run_module, tmp_path, snapsh
     path = tmp_path / "profiles.toml"
     path.write_bytes(b'active = "a"\n[profiles.a]\nPREFECT_API_URL = "\xff"\n')
     before = snapshot(str(path))
-    result, _ = run(run_module, path, settings={"PREFECT_DEBUG_MODE": True})
+    result, dummy = run(run_module, path, settings={"PREFECT_DEBUG_MODE": True})
     assert result["failed"] is True and "Cannot read" in result["msg"]
     assert before.unchanged()
 
@@ -384,7 +384,7 @@ def test_undecodable_file_fails_and_stays_unchanged(run_module, tmp_path, snapsh
 def test_wrong_value_types_fail_and_leave_file(run_module, profiles, snapshot, settings, message):
     before = snapshot(str(profiles))
     # a valid key alongside proves nothing is half-applied
-    result, _ = run(run_module, profiles, profile="prod", settings=dict(settings, PREFECT_DEBUG_MODE=True))
+    result, dummy = run(run_module, profiles, profile="prod", settings=dict(settings, PREFECT_DEBUG_MODE=True))
     assert result["failed"] is True
     assert message in result["msg"]
     assert before.unchanged()
@@ -392,7 +392,7 @@ def test_wrong_value_types_fail_and_leave_file(run_module, profiles, snapshot, s
 
 def test_missing_profile_names_prefect_profile(run_module, profiles, snapshot):
     before = snapshot(str(profiles))
-    result, _ = run(run_module, profiles, profile="staging", settings={"PREFECT_API_URL": "http://x/api"})
+    result, dummy = run(run_module, profiles, profile="staging", settings={"PREFECT_API_URL": "http://x/api"})
     assert result["failed"] is True
     assert "'staging' does not exist" in result["msg"]
     assert "selfhosted.prefect.prefect_profile" in result["msg"]
@@ -402,7 +402,7 @@ def test_missing_profile_names_prefect_profile(run_module, profiles, snapshot):
 
 def test_missing_file_fails_without_creating_it(run_module, tmp_path):
     path = tmp_path / "new" / "profiles.toml"
-    result, _ = run(run_module, path, profile="default", settings={"PREFECT_API_URL": "http://x/api"})
+    result, dummy = run(run_module, path, profile="default", settings={"PREFECT_API_URL": "http://x/api"})
     assert result["failed"] is True and "does not exist" in result["msg"]
     assert not (tmp_path / "new").exists()
 
@@ -424,7 +424,7 @@ def test_unreadable_file_fails_and_stays_unchanged(run_module_as, open_dir, snap
     profiles.write_text(SAMPLE)
     os.chmod(profiles, 0o600)
     before = snapshot(str(profiles))
-    result, _ = run_module_as(NOBODY, prefect_config, dict(path=str(profiles), settings={"PREFECT_DEBUG_MODE": True}))
+    result, dummy = run_module_as(NOBODY, prefect_config, dict(path=str(profiles), settings={"PREFECT_DEBUG_MODE": True}))
     assert result["failed"] is True
     assert "Cannot read" in result["msg"] and "Permission denied" in result["msg"]
     assert before.unchanged()
@@ -438,7 +438,7 @@ def test_unwritable_directory_fails_and_file_stays_unchanged(run_module_as, open
     os.chmod(path, 0o666)        # readable and writable, but no new file (the
     os.chmod(home, 0o755)        # temp file) may be made beside it
     before = snapshot(str(path))
-    result, _ = run_module_as(NOBODY, prefect_config, dict(path=str(path), settings={"PREFECT_DEBUG_MODE": True}))
+    result, dummy = run_module_as(NOBODY, prefect_config, dict(path=str(path), settings={"PREFECT_DEBUG_MODE": True}))
     assert result["failed"] is True
     assert "Cannot write" in result["msg"]
     assert before.unchanged()
@@ -455,7 +455,7 @@ def test_existing_mode_is_kept(run_module, profiles):
 
 def test_mode_option_changes_only_the_mode(run_module, profiles):
     os.chmod(profiles, 0o644)
-    result, _ = run(run_module, profiles, profile="prod", mode="0600", settings={"PREFECT_SERVER_UI_ENABLED": True})
+    result, dummy = run(run_module, profiles, profile="prod", mode="0600", settings={"PREFECT_SERVER_UI_ENABLED": True})
     assert result["changed"] is True
     assert result["msg"] == "ownership, perms or SE linux context changed"
     assert stat.S_IMODE(os.stat(profiles).st_mode) == 0o600
@@ -463,17 +463,17 @@ def test_mode_option_changes_only_the_mode(run_module, profiles):
 
 
 def test_backup(run_module, profiles):
-    result, _ = run(run_module, profiles, profile="prod", backup=True, settings={"PREFECT_DEBUG_MODE": True})
+    result, dummy = run(run_module, profiles, profile="prod", backup=True, settings={"PREFECT_DEBUG_MODE": True})
     backup = result["backup_file"]
     assert os.path.dirname(backup) == str(profiles.parent)
     with open(backup) as handle:
         assert handle.read() == SAMPLE
-    again, _ = run(run_module, profiles, profile="prod", backup=True, settings={"PREFECT_DEBUG_MODE": True})
+    again, dummy = run(run_module, profiles, profile="prod", backup=True, settings={"PREFECT_DEBUG_MODE": True})
     assert "backup_file" not in again
 
 
 def test_no_log_masks_secret_arguments_in_invocation(run_module, profiles):
-    result, _ = run(run_module, profiles, profile="prod", settings=SECRETS)
+    result, dummy = run(run_module, profiles, profile="prod", settings=SECRETS)
     invocation = json.dumps(result["invocation"])
     for secret in ("Hunter2-auth", "pnu_Sup3rSecretKey", "Db-Pa55word"):
         assert secret not in invocation
@@ -557,8 +557,8 @@ def test_random_module_runs_keep_comments_and_reach_the_expected_mapping(run_mod
         for profile, keys, data in steps:
             settings = {key: data.draw(POOL[key]) for key in keys if data.draw(st.booleans())}
             unset = [key for key in keys if key not in settings]
-            result, _ = run_module(prefect_config, dict(path=path, profile=profile, settings=settings, unset=unset),
-                                   diff=True)
+            result, dummy = run_module(prefect_config, dict(path=path, profile=profile, settings=settings, unset=unset),
+                                       diff=True)
             assert "failed" not in result, result
             for key in unset:
                 expected[profile].pop(key, None)
@@ -567,7 +567,7 @@ def test_random_module_runs_keep_comments_and_reach_the_expected_mapping(run_mod
             secrets = [v for k, v in settings.items() if k == "PREFECT_API_AUTH_STRING"]
             dumped = json.dumps(result, default=str)
             assert not [secret for secret in secrets if secret in dumped]
-            again, _ = run_module(prefect_config, dict(path=path, profile=profile, settings=settings, unset=unset))
+            again, dummy = run_module(prefect_config, dict(path=path, profile=profile, settings=settings, unset=unset))
             assert again["changed"] is False
         with open(path) as handle:
             text = handle.read()

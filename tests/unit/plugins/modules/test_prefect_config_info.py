@@ -93,7 +93,7 @@ def test_broken_file_fails_unchanged(run_module, tmp_path, snapshot):
 
 
 def test_check_mode_is_supported(run_module, profiles):
-    result, _ = run_module(prefect_config_info, dict(path=str(profiles)), check=True)
+    result, dummy = run_module(prefect_config_info, dict(path=str(profiles)), check=True)
     assert result["changed"] is False and result["active"] == "hosted"
 
 

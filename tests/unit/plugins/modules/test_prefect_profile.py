@@ -41,7 +41,7 @@ def run(run_module, path, check=False, diff=False, **args):
 
 def test_create_in_a_new_home_uses_private_modes(run_module, tmp_path):
     home = tmp_path / "var" / "prefect"
-    result, _ = run_module(prefect_profile, dict(prefect_home=str(home), name="server", active=True))
+    result, dummy = run_module(prefect_profile, dict(prefect_home=str(home), name="server", active=True))
     path = home / "profiles.toml"
     assert result["changed"] is True
     assert result["path"] == str(path)
@@ -52,7 +52,7 @@ def test_create_in_a_new_home_uses_private_modes(run_module, tmp_path):
     assert stat.S_IMODE(os.stat(home.parent).st_mode) == 0o700
 
     before = path.read_bytes(), os.stat(path).st_mtime_ns
-    again, _ = run_module(prefect_profile, dict(prefect_home=str(home), name="server", active=True))
+    again, dummy = run_module(prefect_profile, dict(prefect_home=str(home), name="server", active=True))
     assert again["changed"] is False
     assert (path.read_bytes(), os.stat(path).st_mtime_ns) == before
 
@@ -65,7 +65,7 @@ def test_mode_option_on_a_new_file(run_module, tmp_path):
 
 def test_existing_profile_is_not_an_error(run_module, profiles, snapshot):
     before = snapshot(str(profiles))
-    result, _ = run(run_module, profiles, name="sandbox")
+    result, dummy = run(run_module, profiles, name="sandbox")
     assert result["changed"] is False
     assert result["profiles"] == ["prod", "sandbox"]
     assert before.unchanged()
@@ -73,7 +73,7 @@ def test_existing_profile_is_not_an_error(run_module, profiles, snapshot):
 
 def test_new_profile_is_appended_and_the_rest_kept(run_module, profiles):
     os.chmod(profiles, 0o644)
-    result, _ = run(run_module, profiles, name="staging")
+    result, dummy = run(run_module, profiles, name="staging")
     assert result["changed"] is True
     assert result["active"] == "prod"
     text = profiles.read_text()
@@ -83,13 +83,13 @@ def test_new_profile_is_appended_and_the_rest_kept(run_module, profiles):
 
 
 def test_switching_the_active_profile(run_module, profiles):
-    result, _ = run(run_module, profiles, diff=True, name="sandbox", active=True)
+    result, dummy = run(run_module, profiles, diff=True, name="sandbox", active=True)
     assert result["changed"] is True
     assert result["active"] == "sandbox"
     assert profiles.read_text() == SAMPLE.replace('active = "prod"', 'active = "sandbox"')
     assert 'active = "prod"' in result["diff"][0]["before"]
     assert 'active = "sandbox"' in result["diff"][0]["after"]
-    again, _ = run(run_module, profiles, name="sandbox", active=True)
+    again, dummy = run(run_module, profiles, name="sandbox", active=True)
     assert again["changed"] is False
 
 
@@ -106,12 +106,12 @@ def test_active_false_leaves_the_active_profile(run_module, profiles):
 
 
 def test_remove_a_profile(run_module, profiles):
-    result, _ = run(run_module, profiles, name="sandbox", state="absent")
+    result, dummy = run(run_module, profiles, name="sandbox", state="absent")
     assert result["changed"] is True
     assert result["profiles"] == ["prod"]
     # The table goes; comments outside it are never deleted.
     assert profiles.read_text() == SAMPLE[:SAMPLE.index("[profiles.sandbox]")]
-    again, _ = run(run_module, profiles, name="sandbox", state="absent")
+    again, dummy = run(run_module, profiles, name="sandbox", state="absent")
     assert again["changed"] is False
 
 
@@ -130,7 +130,7 @@ def test_removing_a_profile_keeps_the_comment_above_the_next_one(run_module, tmp
 
 def test_removing_the_active_profile_fails(run_module, profiles, snapshot):
     before = snapshot(str(profiles))
-    result, _ = run(run_module, profiles, name="prod", state="absent")
+    result, dummy = run(run_module, profiles, name="prod", state="absent")
     assert result["failed"] is True
     assert "is the active profile" in result["msg"]
     assert before.unchanged()
@@ -138,22 +138,22 @@ def test_removing_the_active_profile_fails(run_module, profiles, snapshot):
 
 def test_absent_and_active_contradict(run_module, profiles, snapshot):
     before = snapshot(str(profiles))
-    result, _ = run(run_module, profiles, name="sandbox", state="absent", active=True)
+    result, dummy = run(run_module, profiles, name="sandbox", state="absent", active=True)
     assert result["failed"] is True and "contradicts" in result["msg"]
     assert before.unchanged()
 
 
 def test_empty_name_fails(run_module, profiles, snapshot):
     before = snapshot(str(profiles))
-    result, _ = run(run_module, profiles, name="  ")
+    result, dummy = run(run_module, profiles, name="  ")
     assert result["failed"] is True and "must not be empty" in result["msg"]
     assert before.unchanged()
 
 
 def test_check_mode_creates_nothing(run_module, tmp_path):
     home = tmp_path / "new-home"
-    result, _ = run_module(prefect_profile, dict(prefect_home=str(home), name="x", active=True),
-                           check=True, diff=True)
+    result, dummy = run_module(prefect_profile, dict(prefect_home=str(home), name="x", active=True),
+                               check=True, diff=True)
     assert result["changed"] is True
     assert result["diff"][0]["before"] == ""
     assert 'active = "x"' in result["diff"][0]["after"]
@@ -162,7 +162,7 @@ def test_check_mode_creates_nothing(run_module, tmp_path):
 
 def test_check_mode_never_writes_an_existing_file(run_module, profiles, snapshot):
     before = snapshot(str(profiles))
-    result, _ = run(run_module, profiles, check=True, name="sandbox", state="absent")
+    result, dummy = run(run_module, profiles, check=True, name="sandbox", state="absent")
     assert result["changed"] is True
     assert before.unchanged()
 
@@ -172,13 +172,13 @@ def test_bad_files_fail_and_stay_unchanged(run_module, tmp_path, snapshot, text)
     path = tmp_path / "profiles.toml"
     path.write_text(text)
     before = snapshot(str(path))
-    result, _ = run(run_module, path, name="new", active=True)
+    result, dummy = run(run_module, path, name="new", active=True)
     assert result["failed"] is True
     assert before.unchanged()
 
 
 def test_backup(run_module, profiles):
-    result, _ = run(run_module, profiles, name="sandbox", state="absent", backup=True)
+    result, dummy = run(run_module, profiles, name="sandbox", state="absent", backup=True)
     with open(result["backup_file"]) as handle:
         assert handle.read() == SAMPLE
 
@@ -186,7 +186,7 @@ def test_backup(run_module, profiles):
 def test_secrets_in_other_profiles_are_masked_in_the_diff(run_module, tmp_path):
     path = tmp_path / "profiles.toml"
     path.write_text('active = "a"\n[profiles.a]\nPREFECT_API_KEY = "pnu_SecretInFile"\n')
-    result, _ = run(run_module, path, diff=True, name="b")
+    result, dummy = run(run_module, path, diff=True, name="b")
     dumped = json.dumps(result, default=str)
     assert "pnu_SecretInFile" not in dumped
     assert 'PREFECT_API_KEY = "********"' in result["diff"][0]["after"]
