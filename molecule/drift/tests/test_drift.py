@@ -140,6 +140,14 @@ def test_environment_file_mode_loosened_is_reported_hidden(drift):
     assert entries[0]["hidden"] is True and "before" not in json.dumps(entries[0])
 
 
+def test_environment_file_mode_loosened_shows_the_modes(drift):
+    entries = [e for e in _entries(drift, "ansible.builtin.file", hidden=False)
+               if "/etc/prefect-server/default.env" in json.dumps(e["diff"])]
+    assert len(entries) == 1, [(e["task"], e["action"]) for e in drift["drifted"]]
+    diff = json.dumps(entries[0]["diff"])
+    assert '"mode": "0644"' in diff and '"mode": "0640"' in diff
+
+
 def test_pg_hba_line_changed(drift):
     # community.postgresql's postgresql_pg_hba returns no diff in check mode.
     entries = _entries(drift, "community.postgresql.postgresql_pg_hba", item="127.0.0.1")
