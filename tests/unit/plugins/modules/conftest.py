@@ -100,3 +100,11 @@ class Snapshot:
 @pytest.fixture
 def snapshot():
     return Snapshot
+
+
+@pytest.fixture
+def profiles(request, tmp_path):
+    """A profiles.toml holding the test module's SAMPLE."""
+    path = tmp_path / "profiles.toml"
+    path.write_text(request.module.SAMPLE)
+    return path

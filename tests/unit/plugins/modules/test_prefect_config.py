@@ -32,13 +32,6 @@ PREFECT_SERVER_API_PORT = 4202
 '''
 
 
-@pytest.fixture
-def profiles(tmp_path):
-    path = tmp_path / "profiles.toml"
-    path.write_text(SAMPLE)
-    return path
-
-
 def run(run_module, path, check=False, diff=False, **args):
     return run_module(prefect_config, dict(args, path=str(path)), check=check, diff=diff)
 

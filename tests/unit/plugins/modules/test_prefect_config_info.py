@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from ansible_collections.selfhosted.prefect.plugins.modules import prefect_config_info
 
 SAMPLE = '''active = "hosted"
@@ -21,13 +19,6 @@ PREFECT_ORION_API_PORT = "4202"
 PREFECT_UI_API_URL = "http://old:4200/api"
 PREFECT_API_ULR = "http://typo/api"
 '''
-
-
-@pytest.fixture
-def profiles(tmp_path):
-    path = tmp_path / "profiles.toml"
-    path.write_text(SAMPLE)
-    return path
 
 
 def info(run_module, **args):

@@ -28,13 +28,6 @@ PREFECT_DEBUG_MODE = "true"
 '''
 
 
-@pytest.fixture
-def profiles(tmp_path):
-    path = tmp_path / "profiles.toml"
-    path.write_text(SAMPLE)
-    return path
-
-
 def run(run_module, path, check=False, diff=False, **args):
     return run_module(prefect_profile, dict(args, path=str(path)), check=check, diff=diff)
 
