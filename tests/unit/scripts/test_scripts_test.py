@@ -1,0 +1,61 @@
+"""scripts/test must fail a stage, and the run, on any failing command.
+
+Each test sources the real scripts/test in bash (its main() is not run when
+sourced), adds stand-in stages and tools, and calls main() with them.
+"""
+from __future__ import annotations
+
+import pathlib
+import subprocess
+
+SCRIPT = pathlib.Path(__file__).resolve().parents[3] / "scripts" / "test"
+
+
+def run_main(definitions, *stages):
+    program = "\n".join([
+        f"source {SCRIPT}",
+        "ensure_venv() { :; }",  # no tools venv needed by the stand-in stages
+        definitions,
+        "main " + " ".join(stages),
+    ])
+    return subprocess.run(["bash", "-c", program], capture_output=True, text=True, check=False)
+
+
+def test_a_stage_failing_in_its_first_command_fails_the_run():
+    result = run_main(
+        'stage_broken() { false; echo "still running"; }\nstage_fine() { true; }',
+        "broken", "fine",
+    )
+    assert result.returncode != 0
+    assert "still running" not in result.stdout
+    assert "stage broken FAILED" in result.stdout
+    assert "stage fine passed" in result.stdout
+    assert "stages: 1 passed, 1 failed" in result.stdout
+
+
+def test_a_failing_pipeline_fails_its_stage():
+    result = run_main('stage_piped() { false | cat; echo "after the pipe"; }', "piped")
+    assert result.returncode != 0
+    assert "after the pipe" not in result.stdout
+    assert "stage piped FAILED" in result.stdout
+
+
+def test_passing_stages_pass_the_run():
+    result = run_main("stage_one() { true; }\nstage_two() { echo two; }", "one", "two")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "stages: 2 passed, 0 failed" in result.stdout
+
+
+def test_molecule_stage_runs_every_scenario_and_fails_on_one():
+    # The real stage_molecule with stand-ins for docker and molecule.
+    result = run_main(
+        "ensure_images() { :; }\n"
+        "MOLECULE_SCENARIOS='first second'\n"
+        'molecule() { echo "molecule $*"; [ "$3" != first ]; }',
+        "molecule",
+    )
+    assert result.returncode != 0
+    assert "molecule test -s first" in result.stdout
+    assert "molecule test -s second" in result.stdout
+    assert "failed scenarios: first" in result.stderr
+    assert "stage molecule FAILED" in result.stdout
