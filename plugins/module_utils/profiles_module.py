@@ -95,6 +95,14 @@ def _ensure_directory(module, directory):
         module.set_group_if_different(directory, group, False)
 
 
+def written_file(path):
+    """The file an edit of path changes: path itself or, when path is a symlink
+    (say a dotfile manager's link), the end of its chain, which need not exist
+    yet. Renaming over the link would turn it into a regular file and leave
+    its target stale; Prefect writes through the link too."""
+    return os.path.realpath(path)
+
+
 def write_atomic(path, text):
     """Write a temp file in the same directory (created 0600, so a secret is
     never readable by others, not even briefly), give it the old file's mode
@@ -124,8 +132,9 @@ def apply_edit(module, edit, result=None):
     edit raises ProfilesError for bad input; then nothing is written.
     """
     path = profiles_path(module)
+    target = written_file(path)
     initial = dict(result or {}, changed=False, path=path)
-    directory = os.path.dirname(path) or "."
+    directory = os.path.dirname(target)
     try:
         while True:
             # Without the directory there is nothing to lock yet: compute the
@@ -152,14 +161,14 @@ def apply_edit(module, edit, result=None):
                         _ensure_directory(module, directory)
                         continue
                     if module.params["backup"] and existed:
-                        result["backup_file"] = module.backup_local(path)
-                    write_atomic(path, new_text)
+                        result["backup_file"] = module.backup_local(target)
+                    write_atomic(target, new_text)
             break
     except ProfilesError as exc:
         module.fail_json(msg=str(exc), path=path)
     except OSError as exc:
         module.fail_json(msg="Cannot write %s: %s" % (path, exc), path=path)
-    _apply_file_attributes(module, path, existed, result)
+    _apply_file_attributes(module, target, existed, result)
     module.exit_json(**result)
 
 
