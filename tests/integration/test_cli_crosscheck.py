@@ -4,7 +4,9 @@
 """Cross-check the profile modules, run through ansible-playbook against
 localhost, with the real Prefect CLI ($PREFECT_BIN) on the same PREFECT_HOME.
 
-Each CLI call costs 1-2 s, so every test keeps to a handful of them.
+Values are compared, secrets included: the CLI shows them with
+`config view --show-secrets`. Each CLI call costs 1-2 s, so every test keeps
+to a handful of them.
 """
 from __future__ import annotations
 
@@ -49,12 +51,30 @@ def prefect(home, *args, check=True):
 
 
 def config_view(home, profile=None):
-    """`prefect config view` as {name: value} for the settings that come from the profile."""
-    args = (["--profile", profile] if profile else []) + ["config", "view"]
+    """`prefect config view --show-secrets` as (the profile the CLI picked,
+    {name: value} of the settings it took from that profile), secrets in clear."""
+    args = (["--profile", profile] if profile else []) + ["config", "view", "--show-secrets"]
     out = prefect(home, *args).stdout
-    found = dict(re.findall(r"^(PREFECT_[A-Z0-9_]+)='(.*)' \(from profile\)$", out, re.M))
-    found["PREFECT_PROFILE"] = re.search(r"^PREFECT_PROFILE='([^']*)'", out, re.M).group(1)
-    return found
+    picked = re.search(r"^PREFECT_PROFILE='([^']*)'", out, re.M).group(1)
+    return picked, dict(re.findall(r"^(PREFECT_[A-Z0-9_]+)='(.*)' \(from profile\)$", out, re.M))
+
+
+def profile_list(home):
+    """`prefect profile ls` as (active profile, sorted profile names)."""
+    rows = re.findall(r"^│\s*(\* )?(\S+)\s*│$", prefect(home, "profile", "ls").stdout, re.M)
+    active = [name for star, name in rows if star]
+    return (active[0] if active else None), sorted(name for star, name in rows)
+
+
+def stored_profile(home, profile):
+    """A profile as the file holds it, read by the test itself (secrets in clear)."""
+    return tomllib.loads((home / "profiles.toml").read_text())["profiles"][profile]
+
+
+def as_stored(settings):
+    """Task values (YAML types) as strings, the way the module and the CLI store them."""
+    return {key: ("true" if value else "false") if isinstance(value, bool) else str(value)
+            for key, value in settings.items()}
 
 
 def playbook(tmp_path, tasks, check=False):
@@ -93,6 +113,14 @@ def config_task(home, profile, settings, **args):
                                                       prefect_home=str(home))}
 
 
+def info_task(home, **args):
+    return {"selfhosted.prefect.prefect_config_info": dict(args, prefect_home=str(home))}
+
+
+def cli_pairs(settings):
+    return ["%s=%s" % item for item in as_stored(settings).items()]
+
+
 SERVER = {
     "PREFECT_SERVER_API_HOST": "0.0.0.0",
     "PREFECT_SERVER_API_PORT": 4202,
@@ -100,44 +128,48 @@ SERVER = {
     "PREFECT_SERVER_UI_API_URL": "http://prefect.example.com:4202/api",
     "PREFECT_LOGGING_LEVEL": "INFO",
 }
+SERVER_WITH_DATABASE = dict(
+    SERVER, PREFECT_SERVER_DATABASE_CONNECTION_URL="postgresql+asyncpg://prefect:Db-Cr0ss@db:5432/prefect")
+CLIENT = {
+    "PREFECT_API_URL": "http://prefect.example.com:4202/api",
+    "PREFECT_API_AUTH_STRING": "ops:Cr0ssCheck",
+    "PREFECT_API_KEY": "pnu_Cr0ssCheckKey",
+}
+# Every secret value here contains this; no module result may show it.
+SECRET_MARKER = "Cr0ss"
+# How prefect_config_info shows those secrets.
+MASKED = {
+    "PREFECT_API_AUTH_STRING": "********",
+    "PREFECT_API_KEY": "********",
+    "PREFECT_SERVER_DATABASE_CONNECTION_URL": "postgresql+asyncpg://prefect:********@db:5432/prefect",
+}
+
+
+def assert_no_secret_in(results):
+    assert SECRET_MARKER not in json.dumps(results)
 
 
 def test_modules_then_cli(tmp_path, home):
     tasks = [
         profile_task(home, "server", active=True),
         profile_task(home, "client"),
-        config_task(home, "server", SERVER),
-        config_task(home, "client", {"PREFECT_API_URL": "http://prefect.example.com:4202/api",
-                                     "PREFECT_API_AUTH_STRING": "ops:Cr0ssCheck"}),
+        config_task(home, "server", SERVER_WITH_DATABASE),
+        config_task(home, "client", CLIENT),
     ]
     first = playbook(tmp_path, tasks)
     assert [result["changed"] for result in first] == [True, True, True, True]
     path = home / "profiles.toml"
     assert oct(os.stat(path).st_mode & 0o777) == "0o600"
-    assert "Cr0ssCheck" not in json.dumps(first)
+    assert_no_secret_in(first)
     text = path.read_bytes()
 
     second = playbook(tmp_path, tasks)
     assert [result["changed"] for result in second] == [False, False, False, False]
     assert path.read_bytes() == text
 
-    listing = prefect(home, "profile", "ls").stdout
-    assert re.search(r"\*\s+server", listing)
-    assert "client" in listing
-
-    view = config_view(home)
-    assert view["PREFECT_PROFILE"] == "server"
-    assert view["PREFECT_SERVER_API_HOST"] == "0.0.0.0"
-    assert view["PREFECT_SERVER_API_PORT"] == "4202"
-    assert view["PREFECT_SERVER_UI_ENABLED"] == "false"
-    assert view["PREFECT_SERVER_UI_API_URL"] == "http://prefect.example.com:4202/api"
-    assert view["PREFECT_LOGGING_LEVEL"] == "INFO"
-
-    client = config_view(home, "client")
-    assert client["PREFECT_PROFILE"] == "client"
-    assert client["PREFECT_API_URL"] == "http://prefect.example.com:4202/api"
-    assert "PREFECT_API_AUTH_STRING" in client   # set; the CLI masks its value itself
-    assert "PREFECT_SERVER_API_PORT" not in client
+    assert profile_list(home) == ("server", ["client", "server"])
+    assert config_view(home) == ("server", as_stored(SERVER_WITH_DATABASE))
+    assert config_view(home, "client") == ("client", as_stored(CLIENT))
     # The CLI only read the file.
     assert path.read_bytes() == text
 
@@ -187,13 +219,7 @@ def test_orion_runbook_lands_under_current_names(tmp_path, home):
     }
     assert any("PREFECT_ORION_API_PORT is an old name" in warning for warning in results[1].get("warnings", []))
 
-    view = config_view(home)
-    assert view["PREFECT_PROFILE"] == "orion"
-    assert view["PREFECT_SERVER_API_HOST"] == "0.0.0.0"
-    assert view["PREFECT_SERVER_API_PORT"] == "4202"
-    assert view["PREFECT_SERVER_UI_API_URL"] == "http://prefect.example.com:4202/api"
-    assert view["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
-    assert not [key for key in view if "ORION" in key]
+    assert config_view(home) == ("orion", {migrated[old]: value for old, value in as_stored(runbook).items()})
 
     before = (home / "profiles.toml").read_bytes()
     refused = prefect(home, "config", "set", "PREFECT_ORION_API_PORT=4202", check=False)
@@ -204,3 +230,52 @@ def test_orion_runbook_lands_under_current_names(tmp_path, home):
     # The runbook applied again, and in check mode, changes nothing.
     again = playbook(tmp_path, [config_task(home, "orion", runbook)], check=True)
     assert again[0]["changed"] is False
+
+
+def test_cli_then_module_unset_and_exclusive(tmp_path, home):
+    written = dict(CLIENT, PREFECT_LOGGING_LEVEL="DEBUG", PREFECT_SERVER_API_PORT=4202)
+    prefect(home, "profile", "create", "ops")
+    prefect(home, "--profile", "ops", "config", "set", *cli_pairs(written))
+
+    # unset: the keys are gone for the CLI too, the rest keeps its values.
+    unset = ["PREFECT_API_AUTH_STRING", "PREFECT_LOGGING_LEVEL"]
+    results = playbook(tmp_path, [config_task(home, "ops", {}, unset=unset)])
+    assert results[0]["changes"] == [{"key": key, "action": "unset"} for key in unset]
+    kept = {key: value for key, value in written.items() if key not in unset}
+    assert config_view(home, "ops") == ("ops", as_stored(kept))
+
+    # exclusive: unmanaged keys are gone, managed ones hold the task's values.
+    managed = {"PREFECT_API_URL": CLIENT["PREFECT_API_URL"], "PREFECT_API_KEY": "pnu_Rotated-Cr0ss",
+               "PREFECT_SERVER_API_HOST": "0.0.0.0"}
+    exclusive = config_task(home, "ops", managed, exclusive=True)
+    results = playbook(tmp_path, [exclusive])
+    assert results[0]["changed"] is True
+    assert_no_secret_in(results)
+    assert config_view(home, "ops") == ("ops", as_stored(managed))
+
+    # The CLI removes a managed key: the module sees the drift.
+    prefect(home, "--profile", "ops", "config", "unset", "PREFECT_API_KEY", "--yes")
+    results = playbook(tmp_path, [exclusive], check=True)
+    assert results[0]["changes"] == [{"key": "PREFECT_API_KEY", "action": "set"}]
+
+
+def test_config_info_reports_what_the_cli_shows(tmp_path, home):
+    for name, settings in (("client", CLIENT), ("server", SERVER_WITH_DATABASE)):
+        prefect(home, "profile", "create", name)
+        prefect(home, "--profile", name, "config", "set", *cli_pairs(settings))
+    # Saves the switch, then exits 1: the profile names no API URL to check.
+    prefect(home, "profile", "use", "server", check=False)
+
+    results = playbook(tmp_path, [info_task(home), info_task(home, profile="client")])
+    assert_no_secret_in(results)
+    active, client = results
+    assert profile_list(home) == (active["active"], sorted(active["profiles"])) == ("server", ["client", "server"])
+
+    for result, cli_profile in ((active, None), (client, "client")):
+        picked, view = config_view(home, cli_profile)
+        assert result["profile"] == picked
+        # Secrets compared by value through the file, masked in the result.
+        assert stored_profile(home, picked) == view
+        assert result["settings"] == dict(view, **{key: MASKED[key] for key in view if key in MASKED})
+    assert (active["api_target"], active["api_url"]) == ("ephemeral", None)
+    assert (client["api_target"], client["api_url"]) == ("hosted", CLIENT["PREFECT_API_URL"])
