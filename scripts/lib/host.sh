@@ -82,11 +82,14 @@ ensure_tomlkit_venv() {
 }
 
 # Base images for Molecule: no registry is reachable, so they are built with
-# debootstrap and imported once, cached by tag.
+# debootstrap and imported once, cached by tag. IMAGE_RECIPE changes when the
+# recipe does, so a cached image of an older recipe is rebuilt.
+IMAGE_RECIPE=2
 ensure_image() {
   local version=$1 suite=$2
   local tag=$IMAGE_REPO:$version
-  docker image inspect "$tag" >/dev/null 2>&1 && return 0
+  [ "$(docker image inspect -f '{{ index .Config.Labels "selfhosted.prefect.recipe" }}' "$tag" 2>/dev/null)" = "$IMAGE_RECIPE" ] \
+    && return 0
   ensure_apt_packages debootstrap
   local root
   root=$(mktemp -d "/var/tmp/debootstrap-$suite.XXXX")
@@ -100,9 +103,13 @@ ensure_image() {
     ln -sf /dev/null "$root/etc/systemd/system/$unit"
   done
   : >"$root/etc/machine-id"
-  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+  # Package lists as an installed Debian host has them (debootstrap leaves
+  # none), so the roles meet what they meet on a real fresh host.
+  chroot "$root" apt-get update -qq
+  rm -rf "$root"/var/cache/apt/archives/*.deb
   tar -C "$root" -c . | docker import \
-    --change 'CMD ["/lib/systemd/systemd"]' --change 'ENV container=docker' - "$tag" >/dev/null
+    --change 'CMD ["/lib/systemd/systemd"]' --change 'ENV container=docker' \
+    --change "LABEL selfhosted.prefect.recipe=$IMAGE_RECIPE" - "$tag" >/dev/null
   rm -rf "$root"
 }
 
