@@ -1,0 +1,48 @@
+# -*- coding: utf-8 -*-
+# Copyright: selfhosted.prefect contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A role in a play with gather_facts: false gets as far as its own checks
+(their message, not "object of type 'dict' has no attribute 'fqdn'").
+
+Each play gives the role an invalid entry, so it stops at its validation,
+before touching this host.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+PLAY = """
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - ansible.builtin.include_role:
+        name: selfhosted.prefect.{role}
+      vars:
+{role_vars}
+"""
+
+
+@pytest.mark.parametrize("role, role_vars, message", [
+    ("prefect_server",
+     "        prefect_server_database_password: x\n"
+     "        prefect_server_instances: [{name: default, port: 99999}]",
+     "ports must be between 1 and 65535 (bad: 99999)"),
+    ("prefect_client",
+     "        prefect_client_profiles: [{name: hosted, api_url: 'ftp://server/api'}]",
+     "api_url must start with http:// or https:// (profiles hosted"),
+])
+def test_role_reaches_its_own_validation_without_facts(tmp_path, role, role_vars, message):
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(PLAY.format(role=role, role_vars=role_vars))
+    result = subprocess.run([ANSIBLE_PLAYBOOK, "-i", "localhost,", str(playbook)],
+                            capture_output=True, text=True, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "has no attribute" not in output
+    assert message in output, output[-2000:]
