@@ -16,12 +16,22 @@ import pytest
 
 EPHEMERAL = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
 HOST = "drift1"
-# molecule/shared/inventory/group_vars/all.yml, and the forum post's password.
-DB_PASSWORD = "Mol ecule@p/ss:w#rd%1"
-SECRETS = (DB_PASSWORD, urllib.parse.quote(DB_PASSWORD, safe=""), "yourTopSecretPassword")
+ROGUE_HBA_LINE = "host all all 0.0.0.0/0 trust"
 SERVER_PROFILES = "/var/lib/prefect/default/profiles.toml"
 CLIENT_PROFILES = "/root/.prefect/profiles.toml"
 UNIT = "/etc/systemd/system/prefect-server@.service"
+
+
+@pytest.fixture(scope="module")
+def secrets(request):
+    """The database password as the inventory holds it (raw, untemplated),
+    percent-encoded, and the forum post's password from prepare.yml."""
+    inventory = request.config.getoption("ansible_inventory")
+    hostvars = json.loads(subprocess.run(
+        ["ansible-inventory", "-i", inventory, "--list"], check=True, capture_output=True, text=True,
+    ).stdout)["_meta"]["hostvars"]
+    password = hostvars[HOST]["vault_prefect_db_password"]
+    return (password, urllib.parse.quote(password, safe=""), "yourTopSecretPassword")
 
 
 def _report(directory):
@@ -91,12 +101,16 @@ def test_managed_server_profile_key_edited_by_hand(drift):
 def test_managed_client_profile_key_edited_by_hand(drift):
     entry = _profile_entry(drift, CLIENT_PROFILES, item="default")
     assert {"key": "PREFECT_API_URL", "action": "set"} in entry["changes"]
-    assert "127.0.0.1:4299" in entry["diff"][0]["before"]
+    assert 'PREFECT_API_URL = "http://127.0.0.1:4299/api"' in entry["diff"][0]["before"]
+    assert 'PREFECT_API_URL = "http://127.0.0.1:4200/api"' in entry["diff"][0]["after"]
+    assert "4299" not in entry["diff"][0]["after"]
 
 
 def test_unmanaged_key_in_a_managed_profile(drift):
     entry = _profile_entry(drift, SERVER_PROFILES)
     assert {"key": "PREFECT_SERVER_LOGGING_LEVEL", "action": "unset"} in entry["changes"]
+    assert "PREFECT_SERVER_LOGGING_LEVEL" in entry["diff"][0]["before"]
+    assert "PREFECT_SERVER_LOGGING_LEVEL" not in entry["diff"][0]["after"]
 
 
 @pytest.mark.parametrize("key", [
@@ -110,8 +124,9 @@ def test_orion_era_key_left_in_a_profile(drift, key):
 def test_active_profile_switched(drift):
     entries = [e for e in _entries(drift, "selfhosted.prefect.prefect_profile") if e.get("item") == "default"]
     assert len(entries) == 1, [(e["task"], e.get("item")) for e in drift["drifted"]]
-    diff = json.dumps(entries[0]["diff"])
-    assert 'active = \\"personal\\"' in diff and 'active = \\"default\\"' in diff
+    diff = entries[0]["diff"][0]
+    assert 'active = "personal"' in diff["before"] and 'active = "default"' not in diff["before"]
+    assert 'active = "default"' in diff["after"] and 'active = "personal"' not in diff["after"]
 
 
 def test_systemd_unit_edited(drift):
@@ -144,20 +159,41 @@ def test_environment_file_mode_loosened_shows_the_modes(drift):
     entries = [e for e in _entries(drift, "ansible.builtin.file", hidden=False)
                if "/etc/prefect-server/default.env" in json.dumps(e["diff"])]
     assert len(entries) == 1, [(e["task"], e["action"]) for e in drift["drifted"]]
-    diff = json.dumps(entries[0]["diff"])
-    assert '"mode": "0644"' in diff and '"mode": "0640"' in diff
+    diff = entries[0]["diff"][0]
+    assert diff["before"]["mode"] == "0644"
+    assert diff["after"]["mode"] == "0640"
 
 
-def test_pg_hba_line_changed(drift):
-    # community.postgresql's postgresql_pg_hba returns no diff in check mode.
-    entries = _entries(drift, "community.postgresql.postgresql_pg_hba", item="127.0.0.1")
-    assert len(entries) == 1
+def _pg_hba_diff(drift):
+    entries = [e for e in _entries(drift, "ansible.builtin.template", hidden=False)
+               if any((d.get("before_header") or "").endswith("/pg_hba.conf") for d in e["diff"] or [])]
+    assert len(entries) == 1, [(e["task"], e["action"]) for e in drift["drifted"]]
+    return entries[0]["diff"][0]
+
+
+def _hba_lines(text):
+    return [" ".join(line.split()) for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_pg_hba_prefect_line_changed_to_trust(drift):
+    before, after = (_hba_lines(text) for text in (_pg_hba_diff(drift)["before"], _pg_hba_diff(drift)["after"]))
+    assert "host orion,orion_personal prefect 127.0.0.1/32 trust" in before
+    assert "host orion,orion_personal prefect 127.0.0.1/32 scram-sha-256" in after
+    assert not [line for line in after if line.endswith(" trust")]
+
+
+def test_pg_hba_rogue_line_added_by_hand(drift):
+    diff = _pg_hba_diff(drift)
+    assert ROGUE_HBA_LINE in _hba_lines(diff["before"])
+    assert ROGUE_HBA_LINE not in _hba_lines(diff["after"])
 
 
 def test_prefect_version_in_the_venv_changed(drift):
+    # side_effect.yml made pip read 3.8.7; the entries name what a converge installs.
     # The server and the client role both install into /opt/prefect here.
     entries = [e for e in _entries(drift, "ansible.builtin.pip") if e["task"].endswith(" /opt/prefect")]
     assert len(entries) == 2, [(e["task"], e["action"]) for e in drift["drifted"]]
+    assert all("prefect==3.8.8" in str(e["result"].get("name")) for e in entries), [e["result"] for e in entries]
 
 
 def test_summary_lists_the_host_and_its_resources(drift):
@@ -168,14 +204,14 @@ def test_summary_lists_the_host_and_its_resources(drift):
     assert "[diff hidden by no_log]" in text
 
 
-def test_no_secret_in_any_report_or_output():
+def test_no_secret_in_any_report_or_output(secrets):
     files = [p for d in ("drift-reports", "migration-reports", "reports") for p in (EPHEMERAL / d).rglob("*")
              if p.is_file()]
     files.append(EPHEMERAL / "drift-run.json")
     assert len(files) > 6
     for path in files:
         text = path.read_text()
-        for secret in SECRETS:
+        for secret in secrets:
             assert secret not in text, f"{secret!r} in {path}"
 
 
@@ -240,9 +276,10 @@ def test_remediated_unit_services_and_files(host):
         service = host.service(f"prefect-server@{name}.service")
         assert service.is_running and service.is_enabled, name
     assert host.file("/etc/prefect-server/default.env").mode == 0o640
-    pg_hba = host.check_output("cat /etc/postgresql/*/main/pg_hba.conf")
-    prefect_lines = [line for line in pg_hba.splitlines() if "orion" in line and not line.startswith("#")]
-    assert prefect_lines and all(line.split()[-1] == "scram-sha-256" for line in prefect_lines)
+    pg_hba = _hba_lines(host.check_output("cat /etc/postgresql/*/main/pg_hba.conf"))
+    assert "host orion,orion_personal prefect 127.0.0.1/32 scram-sha-256" in pg_hba
+    assert ROGUE_HBA_LINE not in pg_hba
+    assert not [line for line in pg_hba if line.endswith(" trust")]
     version = host.check_output("/opt/prefect/bin/python -c 'import importlib.metadata as m; print(m.version(\"prefect\"))'")
     assert version.strip() == "3.8.8"
 

@@ -94,13 +94,18 @@ def test_server_profile(server):
     assert "PASSWORD" not in text and "CONNECTION_URL" not in text
 
 
-def test_client_profile(client):
+def _hosted_api_url(hostvar):
+    profiles = {p["name"]: p for p in hostvar("client1", "prefect_client_profiles")}
+    return profiles[hostvar("client1", "prefect_client_active_profile")]["api_url"]
+
+
+def test_client_profile(client, hostvar):
     f = client.file(f"{CLIENT_PREFECT_HOME}/profiles.toml")
     assert f.mode == 0o600
     assert f.user == "root"
     text = f.content_string
-    assert 'active = "hosted"' in text
-    assert 'PREFECT_API_URL = "http://server1:4200/api"' in text
+    assert f'active = "{hostvar("client1", "prefect_client_active_profile")}"' in text
+    assert f'PREFECT_API_URL = "{_hosted_api_url(hostvar)}"' in text
 
 
 def _post_status(host, url, auth=None):
@@ -111,9 +116,9 @@ def _post_status(host, url, auth=None):
     )
 
 
-def test_basic_auth_on_personal_instance(server, client, inventory_vars):
+def test_basic_auth_on_personal_instance(server, client, inventory_vars, hostvar):
     auth = inventory_vars["server1"]["prefect_personal_auth_string"]
-    base = "http://server1:4202/api"
+    base = next(p["api_url"] for p in hostvar("client1", "prefect_client_profiles") if p.get("auth_string"))
     assert json.loads(_curl(client, f"{base}/health")) is True
     assert _post_status(client, f"{base}/flows/filter") == "401"
     assert _post_status(client, f"{base}/flows/filter", auth) == "200"
@@ -136,7 +141,7 @@ def test_postgresql_accepts_prefect_only_from_server(server, client, inventory_v
     assert "no pg_hba.conf entry" in denied.stderr, denied.stderr
 
 
-def test_flow_run_lands_in_postgresql(client, db):
+def test_flow_run_lands_in_postgresql(client, db, hostvar):
     flow_name = f"molecule-smoke-{uuid.uuid4().hex[:8]}"
     script = (
         "from prefect import flow\n"
@@ -158,7 +163,7 @@ def test_flow_run_lands_in_postgresql(client, db):
         f"{CLIENT_PYTHON} smoke.py"
     )
     assert run.rc == 0, run.stdout + run.stderr
-    assert "API http://server1:4200/api" in run.stdout
+    assert f"API {_hosted_api_url(hostvar)}" in run.stdout
     assert "STATE COMPLETED" in run.stdout
     flow_run_id = re.search(r"FLOW_RUN_ID (\S+)", run.stdout).group(1)
 

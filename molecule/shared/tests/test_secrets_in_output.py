@@ -1,0 +1,71 @@
+"""No secret in the output of a converge at -vvv, with a database migration
+and with a failing validation (issue 7). Runs after test_prefect.py: the
+converge restarts the server.
+
+The secrets come from the inventory as written (vault_prefect_db_password,
+prefect_personal_auth_string); each is looked for as given,
+percent-encoded (as in the connection URL) and base64-encoded (as in a
+basic auth header).
+"""
+
+import base64
+import urllib.parse
+
+import pytest
+
+STAMP = "/var/lib/prefect/default/.selfhosted-prefect-migrated"
+
+
+@pytest.fixture(scope="module")
+def secrets(inventory_vars):
+    password = inventory_vars["server1"]["vault_prefect_db_password"]
+    auth_string = inventory_vars["server1"]["prefect_personal_auth_string"]
+    auth_password = auth_string.split(":", 1)[1]
+    forms = set()
+    for value in (password, auth_string, auth_password):
+        forms |= {value, urllib.parse.quote(value), urllib.parse.quote(value, safe=""),
+                  urllib.parse.quote_plus(value), base64.b64encode(value.encode()).decode()}
+    return forms
+
+
+def task_output(output, task_name):
+    """What a task printed: from its header to the next task's."""
+    parts = output.split(f"{task_name}]", 1)
+    assert len(parts) == 2, f"no task {task_name!r} ran"
+    return parts[1].split("TASK [", 1)[0]
+
+
+def assert_no_secret(output, secrets):
+    leaked = sorted(form for form in secrets if form in output)
+    assert not leaked, f"{len(leaked)} secret form(s) in the output"
+
+
+def test_converge_with_migration_at_vvv(server, run_playbook, secrets):
+    server.run(f"rm -f {STAMP}")  # the next converge migrates this instance's database
+    result = run_playbook("-vvv", "selfhosted.prefect.site")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "changed: [server1]" in task_output(result.stdout, "Run prefect-server-migrate@default.service")
+    assert server.file(STAMP).exists
+    assert_no_secret(result.stdout + result.stderr, secrets)
+
+
+def test_failing_validation_at_vvv(run_playbook, secrets, tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "prefect_server_instances:\n"
+        "  - name: default\n"
+        "    port: 99999\n"
+        "    auth_string: '{{ prefect_personal_auth_string }}'\n"
+        "    database:\n"
+        "      password: '{{ vault_prefect_db_password }}'\n"
+        "prefect_client_profiles:\n"
+        "  - name: hosted\n"
+        "    api_url: ftp://server1/api\n"
+        "    auth_string: '{{ prefect_personal_auth_string }}'\n"
+    )
+    result = run_playbook("-vvv", "--limit", "server1,client1", "-e", f"@{bad}", "selfhosted.prefect.site")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "ports must be between 1 and 65535 (bad: 99999)" in output
+    assert "api_url must start with http:// or https:// (profiles hosted" in output
+    assert_no_secret(output, secrets)
