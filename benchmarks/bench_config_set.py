@@ -5,20 +5,28 @@
 """Time 20 settings set by one selfhosted.prefect.prefect_config task against
 20 `prefect config set` calls (what a runbook that loops over keys does).
 
-Both run in the same invocation on separate, fresh PREFECT_HOMEs; the script
-checks that both files end up holding the same 20 settings, then prints both
-times and the ratio. Run (from the repository root):
+Each pair runs three sides one after the other, each on its own fresh copy
+of the same profiles.toml (the profile `bench`, active and empty):
+
+* playbook: one `ansible-playbook` run with the prefect_config task, what an
+  operator waits for;
+* module: the prefect_config module as the managed host runs it, without
+  ansible-playbook's start-up: the cost of the task itself;
+* cli: 20 calls of `prefect --profile bench config set KEY=VALUE`.
+
+The script checks that all three files end up equal, then prints each pair's
+times and ratios, and the min, median and max of the ratios. Run (from the
+repository root):
 
     source scripts/lib/host.sh && ensure_venv && ensure_prefect_venv
-    python benchmarks/bench_config_set.py [ROUNDS]
-
-The module time is that of one whole `ansible-playbook` run (startup, one
-prefect_profile task and one prefect_config task), so it is what an operator waits for.
+    python benchmarks/bench_config_set.py [--pairs N]
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,7 +34,9 @@ import time
 import tomllib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PREFECT_BIN = os.environ.get("PREFECT_BIN")
 PROFILE = "bench"
+SEED = 'active = "%s"\n\n[profiles.%s]\n' % (PROFILE, PROFILE)
 
 # 20 settings, values as YAML would type them in a task.
 SETTINGS = {
@@ -59,6 +69,9 @@ def cli_string(value):
     return str(value)
 
 
+EXPECTED = {"active": PROFILE, "profiles": {PROFILE: {key: cli_string(value) for key, value in SETTINGS.items()}}}
+
+
 def clean_env(home=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "ANSIBLE_CALLBACK"))}
     if home:
@@ -66,17 +79,22 @@ def clean_env(home=None):
     return env
 
 
-def run_module(workdir, home):
+def timed(commands, env, cwd):
+    """Seconds the commands take, run one after the other."""
+    start = time.perf_counter()
+    for command in commands:
+        subprocess.run(command, env=env, cwd=cwd, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def run_playbook(workdir, home):
     book = os.path.join(workdir, "play.yml")
     with open(book, "w") as handle:
         json.dump([{
             "hosts": "localhost", "gather_facts": False,
             "vars": {"ansible_python_interpreter": sys.executable},
-            "tasks": [
-                {"selfhosted.prefect.prefect_profile": {"prefect_home": home, "name": PROFILE, "active": True}},
-                {"selfhosted.prefect.prefect_config": {"prefect_home": home, "profile": PROFILE,
-                                                       "settings": SETTINGS}},
-            ],
+            "tasks": [{"selfhosted.prefect.prefect_config": {"prefect_home": home, "profile": PROFILE,
+                                                             "settings": SETTINGS}}],
         }], handle)
     env = clean_env()
     env["ANSIBLE_COLLECTIONS_PATH"] = os.path.join(REPO, ".cache", "collections")
@@ -84,80 +102,97 @@ def run_module(workdir, home):
     env["ANSIBLE_INVENTORY_UNPARSED_WARNING"] = "false"
     env["ANSIBLE_PIPELINING"] = "true"  # one process per task on localhost, no module file copied
     playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    start = time.perf_counter()
-    subprocess.run([playbook, "-i", "localhost,", "-c", "local", book], env=env, cwd=workdir,
-                   check=True, capture_output=True)
-    return time.perf_counter() - start
+    return timed([[playbook, "-i", "localhost,", "-c", "local", book]], env, workdir)
 
 
 def run_module_alone(workdir, home):
-    """The prefect_config module as the managed host runs it, without
-    ansible-playbook's start-up: the cost of the task itself."""
-    os.makedirs(home)
-    with open(os.path.join(home, "profiles.toml"), "w") as handle:
-        handle.write('active = "%s"\n\n[profiles.%s]\n' % (PROFILE, PROFILE))
     args = os.path.join(workdir, "args.json")
     with open(args, "w") as handle:
         json.dump({"ANSIBLE_MODULE_ARGS": {"prefect_home": home, "profile": PROFILE, "settings": SETTINGS}}, handle)
     env = clean_env()
     env["PYTHONPATH"] = os.path.join(REPO, ".cache", "collections")
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "ansible_collections.selfhosted.prefect.plugins.modules.prefect_config", args],
-                   env=env, cwd=workdir, check=True, capture_output=True)
-    return time.perf_counter() - start
+    module = "ansible_collections.selfhosted.prefect.plugins.modules.prefect_config"
+    return timed([[sys.executable, "-m", module, args]], env, workdir)
 
 
-def run_cli(prefect_bin, workdir, home):
-    env = clean_env(home)
-    start = time.perf_counter()
-    subprocess.run([prefect_bin, "profile", "create", PROFILE], env=env, cwd=workdir, check=True, capture_output=True)
-    # `profile use` saves the switch, then exits non-zero because no server answers.
-    subprocess.run([prefect_bin, "profile", "use", PROFILE], env=env, cwd=workdir, capture_output=True, check=False)
-    for key, value in SETTINGS.items():
-        subprocess.run([prefect_bin, "--profile", PROFILE, "config", "set", "%s=%s" % (key, cli_string(value))],
-                       env=env, cwd=workdir, check=True, capture_output=True)
-    return time.perf_counter() - start
+def cli_calls():
+    return [[PREFECT_BIN, "--profile", PROFILE, "config", "set", "%s=%s" % (key, cli_string(value))]
+            for key, value in SETTINGS.items()]
 
 
-def profile_of(home):
-    with open(os.path.join(home, "profiles.toml"), "rb") as handle:
-        return tomllib.load(handle)["profiles"][PROFILE]
+def run_cli(workdir, home):
+    return timed(cli_calls(), clean_env(home), workdir)
+
+
+SIDES = (("playbook", run_playbook), ("module", run_module_alone), ("cli", run_cli))
+
+
+def fresh_home(workdir, side):
+    """A PREFECT_HOME holding a fresh copy of the seed profiles.toml."""
+    home = os.path.join(workdir, side)
+    os.makedirs(home)
+    with open(os.path.join(home, "profiles.toml"), "w") as handle:
+        handle.write(SEED)
+    return home
+
+
+def run_side(side, run):
+    """Seconds one side takes from a fresh home; exits if it did not reach EXPECTED."""
+    with tempfile.TemporaryDirectory(prefix="bench-config-set-") as workdir:
+        home = fresh_home(workdir, side)
+        seconds = run(workdir, home)
+        with open(os.path.join(home, "profiles.toml"), "rb") as handle:
+            reached = tomllib.load(handle)
+    if reached != EXPECTED:
+        sys.exit("%s side left a file that differs from the expected settings: %r" % (side, reached))
+    return seconds
+
+
+def run_pair(index):
+    """One pair: every side back to back, so a ratio compares runs made under
+    the same load; the order alternates so that no side always runs first."""
+    order = SIDES if index % 2 == 0 else SIDES[::-1]
+    return {side: run_side(side, run) for side, run in order}
+
+
+def warm_up():
+    """One untimed run of each program, so the first pair does not pay for a
+    cold page cache on one side only."""
+    with tempfile.TemporaryDirectory(prefix="bench-config-set-") as workdir:
+        run_playbook(workdir, fresh_home(workdir, "playbook"))
+        run_module_alone(workdir, fresh_home(workdir, "module"))
+        timed(cli_calls()[:1], clean_env(fresh_home(workdir, "cli")), workdir)
+
+
+def spread(values):
+    return "min %6.1fx  median %6.1fx  max %6.1fx" % (min(values), statistics.median(values), max(values))
+
+
+def report(pairs):
+    print("settings: %d, set in profile '%s' from the same fresh profiles.toml on every side; "
+          "all files checked equal" % (len(SETTINGS), PROFILE))
+    print("pairs: %d, sides run back to back, order alternating\n" % len(pairs))
+    print("pair  playbook  module  CLI (%d calls)  CLI/playbook  CLI/module" % len(SETTINGS))
+    for number, times in enumerate(pairs, 1):
+        print("%4d  %6.2f s  %4.2f s  %12.2f s  %11.1fx  %9.1fx" % (
+            number, times["playbook"], times["module"], times["cli"],
+            times["cli"] / times["playbook"], times["cli"] / times["module"]))
+    cli_call = statistics.median(times["cli"] for times in pairs) / len(SETTINGS)
+    print("\nmedian of one prefect config set call: %.2f s" % cli_call)
+    print("ratio CLI calls / whole ansible-playbook run: %s" % spread([t["cli"] / t["playbook"] for t in pairs]))
+    print("ratio CLI calls / prefect_config module run:  %s" % spread([t["cli"] / t["module"] for t in pairs]))
 
 
 def main():
-    prefect_bin = os.environ.get("PREFECT_BIN")
-    if not prefect_bin:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--pairs", type=int, default=5, help="pairs to run side by side (default: 5)")
+    pairs = parser.parse_args().pairs
+    if pairs < 1:
+        parser.error("--pairs must be at least 1")
+    if not PREFECT_BIN:
         sys.exit("PREFECT_BIN is not set: source scripts/lib/host.sh && ensure_prefect_venv")
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 1
-    module_times, alone_times, cli_times = [], [], []
-    for dummy in range(rounds):
-        with tempfile.TemporaryDirectory(prefix="bench-config-set-") as workdir:
-            module_home = os.path.join(workdir, "module-home")
-            cli_home = os.path.join(workdir, "cli-home")
-            alone_home = os.path.join(workdir, "alone-home")
-            module_times.append(run_module(workdir, module_home))
-            alone_times.append(run_module_alone(workdir, alone_home))
-            cli_times.append(run_cli(prefect_bin, workdir, cli_home))
-
-            expected = {key: cli_string(value) for key, value in SETTINGS.items()}
-            by_cli = profile_of(cli_home)
-            for home in (module_home, alone_home):
-                if profile_of(home) != expected:
-                    sys.exit("module file differs from the expected settings: %r" % profile_of(home))
-            if by_cli != expected:
-                sys.exit("CLI file differs from the expected settings: %r" % by_cli)
-    module_seconds = sorted(module_times)[len(module_times) // 2]
-    alone_seconds = sorted(alone_times)[len(alone_times) // 2]
-    cli_seconds = sorted(cli_times)[len(cli_times) // 2]
-
-    print("rounds: %d (median times)" % rounds)
-    print("settings: %d, identical in both files" % len(SETTINGS))
-    print("one prefect_config task (ansible-playbook): %6.2f s" % module_seconds)
-    print("%d x prefect config set (+ profile create/use): %6.2f s (%.2f s a call)" % (
-        len(SETTINGS), cli_seconds, cli_seconds / (len(SETTINGS) + 2)))
-    print("the prefect_config module alone (no ansible-playbook start-up): %6.2f s" % alone_seconds)
-    print("ratio: %.1fx (whole playbook run vs CLI calls)" % (cli_seconds / module_seconds))
-    print("ratio: %.1fx (module run vs CLI calls)" % (cli_seconds / alone_seconds))
+    warm_up()
+    report([run_pair(index) for index in range(pairs)])
 
 
 if __name__ == "__main__":
