@@ -16,6 +16,7 @@ import textwrap
 import pytest
 
 from ansible_collections.selfhosted.prefect.plugins.callback import drift_report
+from ansible_collections.selfhosted.prefect.plugins.plugin_utils import drift_report as report_model
 
 SECRET = "hunter2-Secret"
 DB_PASSWORD = "s3cr3t-pw"
@@ -148,7 +149,7 @@ def test_check_mode_records_every_drifted_task(tmp_path, drifted_host):
     assert snapshot(drifted_host) == before, "check mode wrote to the host"
 
     report = load(tmp_path, "localhost.json")
-    assert report["format"] == drift_report.REPORT_FORMAT
+    assert report["format"] == report_model.REPORT_FORMAT
     assert report["mode"] == "check" and report["diff_mode"] is True and report["complete"] is True
     assert report["status"] == "drifted"
     tasks = [(entry["task"], entry.get("item")) for entry in report["drifted"]]
@@ -223,10 +224,10 @@ def test_apply_then_check_is_in_sync_and_old_reports_go(tmp_path, drifted_host):
     assert "1 host(s): 1 changed, 0 with errors" in (tmp_path / "reports" / "summary.txt").read_text()
 
     # The reports of the previous run move to previous/; other files stay.
-    (tmp_path / "reports" / "gone.json").write_text(json.dumps({"format": drift_report.REPORT_FORMAT, "host": "gone"}))
+    (tmp_path / "reports" / "gone.json").write_text(json.dumps({"format": report_model.REPORT_FORMAT, "host": "gone"}))
     (tmp_path / "reports" / "notes.json").write_text("{}")
     (tmp_path / "reports" / "previous").mkdir()
-    (tmp_path / "reports" / "previous" / "older.json").write_text(json.dumps({"format": drift_report.REPORT_FORMAT}))
+    (tmp_path / "reports" / "previous" / "older.json").write_text(json.dumps({"format": report_model.REPORT_FORMAT}))
 
     checked = run_playbook(tmp_path, PLAYBOOK, "--check", "--diff")
     assert checked.returncode == 0, checked.stdout + checked.stderr
@@ -292,7 +293,7 @@ def test_secret_failure_message_is_hidden(tmp_path):
     proc = run_playbook(tmp_path, FAILING.replace("when: inventory_hostname == 'localhost'", "when: false"), "--check")
     assert proc.returncode != 0
     errors = load(tmp_path, "localhost.json")["errors"]
-    assert errors == [dict(errors[0], task="Secret failure", kind="failed", msg=drift_report.HIDDEN)]
+    assert errors == [dict(errors[0], task="Secret failure", kind="failed", msg=report_model.HIDDEN)]
     assert SECRET not in all_report_text(tmp_path)
 
 
@@ -304,7 +305,7 @@ def test_secret_failure_message_is_hidden(tmp_path):
     ("", "_"),
 ])
 def test_safe_file_name(host, expected):
-    assert drift_report.safe_file_name(host) == expected
+    assert report_model.safe_file_name(host) == expected
 
 
 @pytest.mark.parametrize("data, expected", [
@@ -315,7 +316,7 @@ def test_safe_file_name(host, expected):
     ({"item": ["a", SECRET]}, "(list item)"),
 ])
 def test_item_label_never_shows_structured_items(data, expected):
-    assert drift_report.item_label(data) == expected
+    assert report_model.item_label(data) == expected
 
 
 @pytest.mark.parametrize("data, hidden", [
@@ -325,7 +326,7 @@ def test_item_label_never_shows_structured_items(data, expected):
     ({"changed": True}, False),
 ])
 def test_is_hidden(data, hidden):
-    assert drift_report.is_hidden(data) is hidden
+    assert report_model.is_hidden(data) is hidden
 
 
 def test_migrations_only_lists_migrate_changes():
@@ -334,7 +335,7 @@ def test_migrations_only_lists_migrate_changes():
         {"key": "PREFECT_API_URL", "action": "set"},
         {"key": "PREFECT_X", "action": "unset"},
     ]}
-    assert drift_report.migrations(data, "t") == [{
+    assert report_model.migrations(data, "t") == [{
         "key": "PREFECT_SERVER_UI_API_URL", "from": "PREFECT_ORION_UI_API_URL",
         "profile": "p", "path": "/x/profiles.toml", "task": "t",
     }]
@@ -412,6 +413,6 @@ def test_result_summary_keeps_scalars_and_the_unit_state():
             "cmd": "secret", "invocation": {"module_args": {"password": SECRET}},
             "status": {"ActiveState": "inactive", "SubState": "dead", "UnitFileState": "disabled",
                        "Environment": "PASSWORD=%s" % SECRET}}
-    assert drift_report.result_summary(data) == {
+    assert report_model.result_summary(data) == {
         "name": "prefect-server@default.service", "state": "started", "enabled": True,
         "ActiveState": "inactive", "SubState": "dead", "UnitFileState": "disabled"}
