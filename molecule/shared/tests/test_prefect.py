@@ -184,6 +184,14 @@ def test_flow_run_lands_in_postgresql(client, db, hostvar):
         assert not client.file(f"{CLIENT_PREFECT_HOME}/{name}").exists, name
 
 
+def test_migration_ran_as_its_own_unit(server, inventory_vars):
+    for name in _instances(inventory_vars):
+        unit = f"prefect-server-migrate@{name}.service"
+        assert server.check_output(f"systemctl show -p Result --value {unit}") == "success", unit
+        assert "EnvironmentFile=/etc/prefect-server/%i.env" in server.check_output(f"systemctl cat {unit}")
+        assert "Migrations succeeded" in server.check_output(f"journalctl --no-pager -o cat -u {unit}")
+
+
 def test_systemd_exposure_score(server):
     out = server.check_output("systemd-analyze security --no-pager prefect-server@default.service")
     score = float(re.search(r"Overall exposure level for \S+: ([0-9.]+)", out).group(1))

@@ -44,28 +44,65 @@ def test_converge_with_migration_at_vvv(server, run_playbook, secrets):
     server.run(f"rm -f {STAMP}")  # the next converge migrates this instance's database
     result = run_playbook("-vvv", "selfhosted.prefect.site")
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "changed: [server1]" in task_output(result.stdout, "Run prefect-server-migrate@default.service")
+    # Stop the old server, migrate, start (it must not serve during the migration).
+    stop = "Stop for the migration prefect-server@default.service"
+    migrate = "Run prefect-server-migrate@default.service"
+    assert "changed: [server1]" in task_output(result.stdout, stop)
+    assert "changed: [server1]" in task_output(result.stdout, migrate)
+    assert result.stdout.index(stop) < result.stdout.index(migrate)
+    assert server.service("prefect-server@default.service").is_running
     assert server.file(STAMP).exists
     assert_no_secret(result.stdout + result.stderr, secrets)
 
 
-def test_failing_validation_at_vvv(run_playbook, secrets, tmp_path):
-    bad = tmp_path / "bad.yml"
-    bad.write_text(
+def test_failed_migration_at_vvv(server, run_playbook, secrets, tmp_path):
+    """A migration that cannot log in: the role fails with the unit's output,
+    and neither the wrong password nor the right one is printed."""
+    server.run(f"rm -f {STAMP}")
+    wrong = tmp_path / "wrong-password.yml"
+    wrong.write_text("prefect_server_database_password: '{{ vault_prefect_db_password }}-wrong'\n")
+    result = run_playbook("-vvv", "--limit", "server1", "-e", f"@{wrong}", "selfhosted.prefect.site")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "The database migration of instance default" in output
+    assert "journalctl -u prefect-server-migrate@default.service" in output
+    assert "password authentication failed" in output, output[-3000:]
+    assert_no_secret(output, secrets)
+    assert not server.file(STAMP).exists
+
+    again = run_playbook("--limit", "server1", "selfhosted.prefect.site")
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert server.service("prefect-server@default.service").is_running
+
+
+BAD_ENTRIES = {
+    "server1": (
         "prefect_server_instances:\n"
         "  - name: default\n"
         "    port: 99999\n"
         "    auth_string: '{{ prefect_personal_auth_string }}'\n"
         "    database:\n"
-        "      password: '{{ vault_prefect_db_password }}'\n"
+        "      password: '{{ vault_prefect_db_password }}'\n",
+        "ports must be between 1 and 65535 (bad: 99999)",
+    ),
+    "client1": (
         "prefect_client_profiles:\n"
         "  - name: hosted\n"
         "    api_url: ftp://server1/api\n"
-        "    auth_string: '{{ prefect_personal_auth_string }}'\n"
-    )
-    result = run_playbook("-vvv", "--limit", "server1,client1", "-e", f"@{bad}", "selfhosted.prefect.site")
+        "    auth_string: '{{ prefect_personal_auth_string }}'\n",
+        "api_url must start with http:// or https:// (profiles hosted",
+    ),
+}
+
+
+# One run per host: a play whose every host failed ends the playbook.
+@pytest.mark.parametrize("host", sorted(BAD_ENTRIES))
+def test_failing_validation_at_vvv(run_playbook, secrets, tmp_path, host):
+    entries, message = BAD_ENTRIES[host]
+    bad = tmp_path / "bad.yml"
+    bad.write_text(entries)
+    result = run_playbook("-vvv", "--limit", host, "-e", f"@{bad}", "selfhosted.prefect.site")
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "ports must be between 1 and 65535 (bad: 99999)" in output
-    assert "api_url must start with http:// or https:// (profiles hosted" in output
+    assert message in output, output[-3000:]
     assert_no_secret(output, secrets)
