@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Wall time of a no-op converge of the whole stack (PostgreSQL, server,
+# client on one systemd container, the scripts/demo inventory), for two
+# revisions side by side in one run: BEFORE (a git ref, default the parent
+# of issue 7's work) and this checkout. Each revision converges its own
+# container once, then the no-op converges alternate, ROUNDS each.
+#
+#   benchmarks/bench_noop_converge.sh [BEFORE_REF] [ROUNDS]
+#
+# About 15 minutes: two full converges, then the timed runs. Not part of
+# scripts/test.
+set -euo pipefail
+# shellcheck source=../scripts/lib/host.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/host.sh"
+cd "$REPO_ROOT"
+
+BEFORE_REF=${1:-9924201}
+ROUNDS=${2:-3}
+WORK=$(mktemp -d /var/tmp/bench-noop.XXXX)
+trap 'docker rm -f bench-before bench-after >/dev/null 2>&1 || true; docker network rm prefect-demo >/dev/null 2>&1 || true; git worktree remove --force "$WORK/before" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+
+ensure_venv
+ensure_images
+git worktree add --detach "$WORK/before" "$BEFORE_REF" >/dev/null 2>&1
+export HOST_CA_BUNDLE PREFECT_DEMO_PORT=4200
+PREFECT_DEMO_DB_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
+export PREFECT_DEMO_DB_PASSWORD
+
+# One container per revision (the same definition for both), and that
+# revision's demo inventory pointed at it.
+prepare() {
+  local side=$1 tree=$2
+  ansible-playbook molecule/shared/create.yml \
+    -e "{\"molecule_yml\": {\"platforms\": [{\"name\": \"bench-$side\", \"image\": \"$IMAGE_REPO:12\"}]}}" >/dev/null
+  mkdir -p "$WORK/$side/collections/ansible_collections/selfhosted"
+  ln -sfn "$tree" "$WORK/$side/collections/ansible_collections/selfhosted/prefect"
+  cp -r "$tree/scripts/demo-inventory" "$WORK/$side/inventory"
+  sed -i "s/prefect-demo:/bench-$side:/" "$WORK/$side/inventory/hosts.yml"
+}
+
+converge() {
+  local side=$1 tree=$2
+  ANSIBLE_COLLECTIONS_PATH="$WORK/$side/collections:$VENV/lib/python3.11/site-packages" \
+    ansible-playbook -i "$WORK/$side/inventory" "$tree/playbooks/site.yml" >"$WORK/$side.log" 2>&1 \
+    || { tail -30 "$WORK/$side.log"; return 1; }
+}
+
+seconds() {
+  local started=$EPOCHREALTIME
+  "$@"
+  python3 -c "print(f'{$EPOCHREALTIME - $started:.1f}')"
+}
+
+prepare before "$WORK/before"
+prepare after "$REPO_ROOT"
+log "first converge of each revision (not timed)"
+converge before "$WORK/before"
+converge after "$REPO_ROOT"
+
+declare -A times=([before]="" [after]="")
+for round in $(seq "$ROUNDS"); do
+  for side in before after; do
+    tree=$REPO_ROOT; [ "$side" = before ] && tree=$WORK/before
+    t=$(seconds converge "$side" "$tree")
+    grep -q 'changed=0.*failed=0' "$WORK/$side.log" || { echo "$side: the converge changed something"; tail -5 "$WORK/$side.log"; exit 1; }
+    tasks=$(grep -c '^TASK \[' "$WORK/$side.log")
+    echo "round $round  $side ($([ "$side" = before ] && echo "$BEFORE_REF" || git rev-parse --short HEAD)): ${t} s, $tasks tasks"
+    times[$side]+="$t "
+  done
+done
+python3 - "${times[before]}" "${times[after]}" <<'PY'
+import statistics, sys
+before, after = ([float(x) for x in arg.split()] for arg in sys.argv[1:])
+print(f"no-op converge, median of {len(before)}: before {statistics.median(before):.1f} s, "
+      f"after {statistics.median(after):.1f} s, ratio {statistics.median(before) / statistics.median(after):.2f}x")
+PY
