@@ -26,6 +26,7 @@ except ImportError:
 
 from ansible_collections.selfhosted.prefect.plugins.module_utils.settings_catalog import (
     ALIASES,
+    INTEGRATIONS,
     LEGACY_NAMES,
     PREFECT_VERSION,
     SECRET_SETTINGS,
@@ -34,6 +35,8 @@ from ansible_collections.selfhosted.prefect.plugins.module_utils.settings_catalo
 
 # Prefect refuses these in profiles: they decide where profiles are read from.
 REFUSED_SETTINGS = ("PREFECT_HOME", "PREFECT_PROFILES_PATH")
+CATALOGUE_SOURCES = " or ".join(
+    ["Prefect %s" % PREFECT_VERSION] + ["%s %s" % item for item in sorted(INTEGRATIONS.items())])
 REDACTED = "********"
 SECRET_CHANGED = REDACTED + " (changed)"
 _TRUE = ("true", "1", "yes", "on", "t", "y")
@@ -83,8 +86,8 @@ def resolve_setting_name(key, legacy_names="migrate"):
     kind = name_kind(key)
     if kind == "unknown":
         hint = suggest_names(key)
-        raise ProfilesError("Unknown setting name %s (not a setting of Prefect %s)%s." % (
-            key, PREFECT_VERSION, "; did you mean %s?" % " or ".join(hint) if hint else ""))
+        raise ProfilesError("Unknown setting name %s (not a setting of %s)%s." % (
+            key, CATALOGUE_SOURCES, "; did you mean %s?" % " or ".join(hint) if hint else ""))
     if kind != "current" and legacy_names == "fail":
         raise ProfilesError("%s is an old name of %s; use the current name (legacy_names=fail)." % (
             key, canonical_name(key)))

@@ -58,13 +58,14 @@ ensure_venv() {
   export ANSIBLE_COLLECTIONS_PATH="$CACHE_DIR/collections:$VENV/lib/python3.11/site-packages"
 }
 
-# The real Prefect CLI, for integration tests and the benchmark.
+# The real Prefect CLI with the integrations the roles install, for
+# integration tests, the settings catalogue and the benchmark.
 ensure_prefect_venv() {
   local constraints=$REPO_ROOT/roles/prefect_venv/files/constraints/prefect-$PREFECT_TEST_VERSION.txt
-  if [ ! -x "$PREFECT_VENV/bin/prefect" ]; then
-    log "installing prefect==$PREFECT_TEST_VERSION into $PREFECT_VENV"
+  if [ ! -x "$PREFECT_VENV/bin/prefect" ] || ! "$PREFECT_VENV/bin/python" -c 'import prefect_redis' 2>/dev/null; then
+    log "installing prefect==$PREFECT_TEST_VERSION and prefect-redis into $PREFECT_VENV"
     python3 -m venv "$PREFECT_VENV"
-    quiet_pip "$PREFECT_VENV/bin/pip" install -q -c "$constraints" "prefect==$PREFECT_TEST_VERSION"
+    quiet_pip "$PREFECT_VENV/bin/pip" install -q -c "$constraints" "prefect==$PREFECT_TEST_VERSION" prefect-redis
   fi
   export PREFECT_BIN="$PREFECT_VENV/bin/prefect"
 }

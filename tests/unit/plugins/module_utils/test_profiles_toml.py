@@ -15,7 +15,9 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from ansible_collections.selfhosted.prefect.plugins.module_utils import profiles_toml as pt
 from ansible_collections.selfhosted.prefect.plugins.module_utils.settings_catalog import (
     ALIASES,
+    INTEGRATIONS,
     LEGACY_NAMES,
+    PREFECT_VERSION,
     SECRET_SETTINGS,
     SETTINGS,
 )
@@ -54,6 +56,21 @@ def test_resolve_unknown_name_suggests_close_names():
         pt.resolve_setting_name("PREFECT_API_ULR")
     assert "Unknown setting name PREFECT_API_ULR" in str(err.value)
     assert "did you mean PREFECT_API_URL" in str(err.value)
+
+
+@pytest.mark.parametrize("key", [
+    "PREFECT_REDIS_MESSAGING_HOST", "PREFECT_REDIS_MESSAGING_PASSWORD", "PREFECT_REDIS_MESSAGING_PUBLISHER_BATCH_SIZE"])
+def test_prefect_redis_settings_are_known(key):
+    assert "prefect-redis" in INTEGRATIONS
+    assert pt.resolve_setting_name(key) == key
+
+
+def test_unknown_name_names_every_catalogued_source():
+    with pytest.raises(pt.ProfilesError) as err:
+        pt.resolve_setting_name("PREFECT_REDIS_MESSAGING_HOSTNAME")
+    assert "not a setting of Prefect %s or prefect-redis %s" % (
+        PREFECT_VERSION, INTEGRATIONS["prefect-redis"]) in str(err.value)
+    assert "did you mean PREFECT_REDIS_MESSAGING_HOST" in str(err.value)
 
 
 def test_resolve_unknown_name_without_any_close_match_has_no_hint():
@@ -134,6 +151,10 @@ def test_same_value_compares_by_meaning(key, stored, wanted, same):
     ("PREFECT_API_URL", "https://ops:pa55@prefect.example.com/api", "https://ops:********@prefect.example.com/api"),
     ("PREFECT_API_URL", "http://prefect.example.com:4200/api", "http://prefect.example.com:4200/api"),
     ("PREFECT_API_KEY", "", ""),
+    # prefect-redis and the Docket type these as plain strings; they hold credentials all the same.
+    ("PREFECT_REDIS_MESSAGING_PASSWORD", "pw", "********"),
+    ("PREFECT_REDIS_MESSAGING_URL", "redis://:s3cret@redis:6379/0", "redis://:********@redis:6379/0"),
+    ("PREFECT_SERVER_DOCKET_URL", "redis://prefect:s3cret@redis:6379/1", "redis://prefect:********@redis:6379/1"),
 ])
 def test_redact(key, value, shown):
     assert pt.redact(key, value) == shown
