@@ -30,7 +30,7 @@ export PREFECT_DEMO_DB_PASSWORD
 # revision's demo inventory pointed at it.
 prepare() {
   local side=$1 tree=$2
-  ansible-playbook molecule/shared/create.yml \
+  ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false ansible-playbook molecule/shared/create.yml \
     -e "{\"molecule_yml\": {\"platforms\": [{\"name\": \"bench-$side\", \"image\": \"$IMAGE_REPO:12\"}]}}" >/dev/null
   mkdir -p "$WORK/$side/collections/ansible_collections/selfhosted"
   ln -sfn "$tree" "$WORK/$side/collections/ansible_collections/selfhosted/prefect"

@@ -70,6 +70,34 @@ ensure_prefect_venv() {
   export PREFECT_BIN="$PREFECT_VENV/bin/prefect"
 }
 
+# Wheels of the pinned Prefect and prefect-redis for the Pythons of the test
+# images, downloaded once: the containers mount them and install offline
+# (prefect_venv_wheel_dir), as an on-prem site without an index does, and
+# nothing is downloaded per container. pip evaluates environment markers
+# (python_version >= "3.13", python_full_version < "3.11.3") with the Python it
+# runs on, whatever --python-version says, so each image's own Python
+# downloads its wheels, in a throwaway container.
+WHEELHOUSE=$CACHE_DIR/wheels/prefect-$PREFECT_TEST_VERSION
+ensure_wheelhouse() {
+  local constraints=$REPO_ROOT/roles/prefect_venv/files/constraints/prefect-$PREFECT_TEST_VERSION.txt
+  local want version
+  want="$(sha256sum "$constraints" | cut -d' ' -f1) images $IMAGE_RECIPE"
+  if [ "$(cat "$WHEELHOUSE/.complete" 2>/dev/null)" != "$want" ]; then
+    log "downloading the wheels of prefect==$PREFECT_TEST_VERSION into $WHEELHOUSE"
+    # Emptied, not replaced: running containers mount this very directory.
+    mkdir -p "$WHEELHOUSE" && find "$WHEELHOUSE" -mindepth 1 -delete
+    for version in 12 13; do
+      docker run --rm -v "$WHEELHOUSE:/wheels" -v "$constraints:/constraints.txt:ro" \
+        -v "$HOST_CA_BUNDLE:/ca-bundle.pem:ro" "$IMAGE_REPO:$version" sh -ec "
+          DEBIAN_FRONTEND=noninteractive apt-get install -qq -y python3-pip >/dev/null
+          python3 -m pip download -q --cert /ca-bundle.pem -d /wheels -c /constraints.txt \
+            prefect==$PREFECT_TEST_VERSION prefect-redis"
+    done
+    echo "$want" >"$WHEELHOUSE/.complete"
+  fi
+  export SELFHOSTED_PREFECT_WHEELHOUSE=$WHEELHOUSE
+}
+
 # The modules run on managed hosts with the distribution's python3-tomlkit:
 # a venv per release Debian ships, for the module tests.
 DEBIAN_TOMLKIT_VERSIONS="0.11.7 0.13.2"  # Debian 12, Debian 13

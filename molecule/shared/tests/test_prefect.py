@@ -5,11 +5,14 @@ verifier here). The container-restart test runs last on purpose.
 """
 
 import json
+import os
 import re
 import subprocess
 import time
 import urllib.request
 import uuid
+
+import pytest
 
 PUBLISHED_URL = "http://127.0.0.1:4200/api"
 ENV_FILE = "/etc/prefect-server/default.env"
@@ -190,6 +193,17 @@ def test_migration_ran_as_its_own_unit(server, inventory_vars):
         assert server.check_output(f"systemctl show -p Result --value {unit}") == "success", unit
         assert "EnvironmentFile=/etc/prefect-server/%i.env" in server.check_output(f"systemctl cat {unit}")
         assert "Migrations succeeded" in server.check_output(f"journalctl --no-pager -o cat -u {unit}")
+
+
+@pytest.mark.skipif(not os.environ.get("SELFHOSTED_PREFECT_WHEELHOUSE"),
+                    reason="no wheelhouse mounted (scripts/test mounts one)")
+def test_venvs_installed_offline_from_the_wheelhouse(server, client):
+    for host, venv in ((server, "/opt/prefect"), (client, "/opt/prefect-client")):
+        config = host.file(f"/etc/selfhosted-prefect/pip{venv.replace('/', '-')}.conf")
+        assert config.mode == 0o600 and config.user == "root"
+        assert "no-index = true" in config.content_string
+        assert "find-links = /srv/prefect-wheels" in config.content_string
+        assert host.run(f"{venv}/bin/python -c 'import prefect'").rc == 0
 
 
 def test_systemd_exposure_score(server):
