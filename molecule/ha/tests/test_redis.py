@@ -22,6 +22,11 @@ def password(request):
     return json.loads(out)["_meta"]["hostvars"]["db1"]["vault_prefect_redis_password"]
 
 
+def auth(password):
+    """redis-cli's AUTH line: the password in double quotes, as it may hold spaces."""
+    return 'AUTH prefect "%s"' % password.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def redis(host, commands):
     """Send commands to redis-cli on stdin (never the password on a command line)."""
     return host.run("redis-cli --no-raw <<'EOF'\n" + commands + "\nEOF").stdout
@@ -42,7 +47,7 @@ def test_default_user_is_off(db):
 
 
 def test_prefect_user_logs_in_and_writes(db, password):
-    out = redis(db, f"AUTH prefect {password}\nSET molecule:key value\nGET molecule:key")
+    out = redis(db, auth(password) + "\n" + "SET molecule:key value\nGET molecule:key")
     assert out.split() == ["OK", "OK", '"value"']
 
 
@@ -57,9 +62,9 @@ def test_configuration_file(db, password):
 
 
 def test_data_survives_a_restart(db, password):
-    redis(db, f"AUTH prefect {password}\nSET molecule:durable kept")
+    redis(db, auth(password) + "\n" + "SET molecule:durable kept")
     db.run("systemctl restart redis-server")
-    assert redis(db, f"AUTH prefect {password}\nGET molecule:durable").split() == ["OK", '"kept"']
+    assert redis(db, auth(password) + "\n" + "GET molecule:durable").split() == ["OK", '"kept"']
 
 
 def test_password_not_on_any_command_line(db, password):
