@@ -101,7 +101,7 @@ def integration_models(distribution):
     package = importlib.import_module(distribution.replace("-", "_"))
     for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
         module = importlib.import_module(info.name)
-        for _, model in inspect.getmembers(module, inspect.isclass):
+        for model in dict(inspect.getmembers(module, inspect.isclass)).values():
             if issubclass(model, PrefectBaseSettings) and model.__module__ == module.__name__:
                 yield model
 

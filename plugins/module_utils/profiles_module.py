@@ -99,8 +99,43 @@ def written_file(path):
     """The file an edit of path changes: path itself or, when path is a symlink
     (say a dotfile manager's link), the end of its chain, which need not exist
     yet. Renaming over the link would turn it into a regular file and leave
-    its target stale; Prefect writes through the link too."""
-    return os.path.realpath(path)
+    its target stale; Prefect writes through the link too.
+
+    Raises ProfilesError when a link leads where its owner could not write."""
+    target = os.path.realpath(path)
+    link_owner = _first_link_owner(path)
+    if link_owner not in (None, 0):
+        _check_link_target(path, target, link_owner)
+    return target
+
+
+def _first_link_owner(path):
+    """The uid owning the first symlink on the way to path, or None."""
+    current = os.sep
+    for part in os.path.abspath(path).split(os.sep)[1:]:
+        current = os.path.join(current, part)
+        if os.path.islink(current):
+            return os.lstat(current).st_uid
+        if not os.path.exists(current):
+            return None
+    return None
+
+
+def _check_link_target(path, target, link_owner):
+    """A user's link may only lead to a file of that user, or to a new file in
+    a directory of that user: the module often runs as root (become), and
+    would otherwise create, write and chown any file a user links to from
+    their home, /etc/ld.so.preload say."""
+    owned = target if os.path.lexists(target) else os.path.dirname(target)
+    if not os.path.isdir(os.path.dirname(target)):
+        raise ProfilesError(
+            "%s is a link to %s, whose directory does not exist; a link owned by uid %d is not "
+            "followed into a directory the module would have to create." % (path, target, link_owner))
+    if os.stat(owned).st_uid != link_owner:
+        raise ProfilesError(
+            "%s is a link to %s, which belongs to another user than the link (uid %d); the module "
+            "writes through a user's link only to that user's files. Run it as that user "
+            "(become_user) or replace the link." % (path, owned, link_owner))
 
 
 def write_atomic(path, text):
@@ -132,8 +167,11 @@ def apply_edit(module, edit, result=None):
     edit raises ProfilesError for bad input; then nothing is written.
     """
     path = profiles_path(module)
-    target = written_file(path)
     initial = dict(result or {}, changed=False, path=path)
+    try:
+        target = written_file(path)
+    except ProfilesError as exc:
+        module.fail_json(msg=str(exc), path=path)
     directory = os.path.dirname(target)
     try:
         while True:

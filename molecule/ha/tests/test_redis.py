@@ -7,6 +7,7 @@ import pytest
 import testinfra
 
 CONF = "/etc/redis/redis.conf"
+ACL_FILE = "/etc/redis/users.acl"
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +29,11 @@ def auth(password):
 
 
 def redis(host, commands):
-    """Send commands to redis-cli on stdin (never the password on a command line)."""
-    return host.run("redis-cli --no-raw <<'EOF'\n" + commands + "\nEOF").stdout
+    """Send commands to redis-cli in the container on its stdin, from here: the
+    password is on no command line, not even the test's own."""
+    name = host.backend.get_hostname()
+    return subprocess.run(["docker", "exec", "-i", name, "redis-cli", "--no-raw"], input=commands + "\n",
+                          capture_output=True, text=True, check=True).stdout
 
 
 def test_active_enabled_and_bound_to_the_listed_addresses_only(db):
@@ -51,14 +55,20 @@ def test_prefect_user_logs_in_and_writes(db, password):
     assert out.split() == ["OK", "OK", '"value"']
 
 
-def test_configuration_file(db, password):
-    conf = db.file(CONF)
-    assert conf.mode == 0o640 and conf.user == "redis" and conf.group == "redis"
-    text = conf.content_string
-    assert password not in text
-    assert "protected-mode yes" in text
-    assert "user default off" in text
-    assert "appendonly yes" in text and "maxmemory-policy noeviction" in text
+def test_configuration_files(db, password):
+    for path in (CONF, ACL_FILE):
+        f = db.file(path)
+        assert f.mode == 0o640 and f.user == "root" and f.group == "redis", path
+        assert password not in f.content_string, path
+    conf = db.file(CONF).content_string
+    assert "protected-mode yes" in conf
+    assert "appendonly yes" in conf and "maxmemory-policy noeviction" in conf
+    assert "user default off" in db.file(ACL_FILE).content_string
+
+
+def test_prefect_user_cannot_administer_redis(db, password):
+    out = redis(db, auth(password) + "\nACL SETUSER default on nopass\nCONFIG SET protected-mode no")
+    assert out.count("NOPERM") == 2, out
 
 
 def test_data_survives_a_restart(db, password):

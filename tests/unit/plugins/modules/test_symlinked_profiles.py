@@ -204,3 +204,69 @@ def test_prefect_config_info_on_a_dangling_link_reports_no_file(run_module, dang
     result = run(run_module, prefect_config_info, dangling)
     assert result["exists"] is False
     assert result["api_target"] == "ephemeral"
+
+
+# -- a user's link must not lead root to another user's file -----------------
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to own links as another user")
+
+
+def owned_by_nobody(linked):
+    os.lchown(linked.link, NOBODY, NOBODY)
+    return linked
+
+
+@needs_root
+def test_a_users_link_to_a_root_file_is_refused_and_nothing_changes(run_module, linked):
+    owned_by_nobody(linked)
+    before = linked.target.read_bytes()
+    result = run(run_module, prefect_config, linked, profile="prod", settings={"PREFECT_DEBUG_MODE": True})
+    assert result["failed"] is True
+    assert "belongs to another user than the link" in result["msg"]
+    assert linked.target.read_bytes() == before
+    linked.assert_still_linked()
+
+
+@needs_root
+def test_a_users_dangling_link_into_a_root_directory_creates_nothing(run_module, tmp_path):
+    # As a link from ~/.prefect/profiles.toml to /etc/ld.so.preload would.
+    root_dir = tmp_path / "etc"
+    root_dir.mkdir()
+    link = tmp_path / "home" / ".prefect" / "profiles.toml"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(root_dir / "ld.so.preload")
+    os.lchown(link, NOBODY, NOBODY)
+    result = run_module(prefect_profile, dict(path=str(link), name="hosted", owner=str(NOBODY)))[0]
+    assert result["failed"] is True
+    assert os.listdir(root_dir) == []
+
+
+@needs_root
+def test_a_users_link_into_a_directory_still_to_create_is_refused(run_module, dangling):
+    os.lchown(dangling.link, NOBODY, NOBODY)
+    result = run(run_module, prefect_profile, dangling, name="hosted")
+    assert result["failed"] is True
+    assert "whose directory does not exist" in result["msg"]
+    assert not dangling.target.parent.exists()
+
+
+@needs_root
+def test_a_users_link_to_their_own_file_is_followed(run_module, linked):
+    owned_by_nobody(linked)
+    os.chown(linked.target, NOBODY, NOBODY)
+    result = run(run_module, prefect_config, linked, profile="prod", settings={"PREFECT_DEBUG_MODE": True})
+    assert result["changed"] is True
+    assert linked.parsed()["profiles"]["prod"]["PREFECT_DEBUG_MODE"] == "true"
+    assert os.stat(linked.target).st_uid == NOBODY
+    linked.assert_still_linked()
+
+
+@needs_root
+def test_a_users_link_to_a_new_file_in_their_directory_creates_it(run_module, dangling):
+    dangling.target.parent.mkdir(parents=True)
+    os.chown(dangling.target.parent, NOBODY, NOBODY)
+    os.lchown(dangling.link, NOBODY, NOBODY)
+    result = run(run_module, prefect_profile, dangling, name="hosted", owner=str(NOBODY))
+    assert result["changed"] is True
+    assert os.stat(dangling.target).st_uid == NOBODY
+    dangling.assert_still_linked()
