@@ -95,8 +95,8 @@ def _ensure_directory(module, directory):
         module.set_group_if_different(directory, group, False)
 
 
-def written_file(path):
-    """The file an edit of path changes: path itself or, when path is a symlink
+def resolved_file(path):
+    """The file a read or an edit of path reaches: path itself or, when path is a symlink
     (say a dotfile manager's link), the end of its chain, which need not exist
     yet. Renaming over the link would turn it into a regular file and leave
     its target stale; Prefect writes through the link too.
@@ -123,9 +123,9 @@ def _first_link_owner(path):
 
 def _check_link_target(path, target, link_owner):
     """A user's link may only lead to a file of that user, or to a new file in
-    a directory of that user: the module often runs as root (become), and
-    would otherwise create, write and chown any file a user links to from
-    their home, /etc/ld.so.preload say."""
+    a directory of that user: the modules often run as root (become), and
+    would otherwise read, create, write and chown any file a user links to
+    from their home, /etc/ld.so.preload say."""
     owned = target if os.path.lexists(target) else os.path.dirname(target)
     if not os.path.isdir(os.path.dirname(target)):
         raise ProfilesError(
@@ -169,7 +169,7 @@ def apply_edit(module, edit, result=None):
     path = profiles_path(module)
     initial = dict(result or {}, changed=False, path=path)
     try:
-        target = written_file(path)
+        target = resolved_file(path)
     except ProfilesError as exc:
         module.fail_json(msg=str(exc), path=path)
     directory = os.path.dirname(target)

@@ -105,7 +105,12 @@ prefect_catalogue_version:
   sample: 3.8.8
 """
 
-from ansible_collections.selfhosted.prefect.plugins.module_utils.profiles_module import new_module, profiles_path, read_profiles
+from ansible_collections.selfhosted.prefect.plugins.module_utils.profiles_module import (
+    new_module,
+    profiles_path,
+    read_profiles,
+    resolved_file,
+)
 from ansible_collections.selfhosted.prefect.plugins.module_utils.profiles_toml import (
     PREFECT_VERSION,
     ProfilesError,
@@ -155,6 +160,7 @@ def main():
     module = new_module(dict(profile=dict(type="str")), writes=False)
     path = profiles_path(module)
     try:
+        resolved_file(path)  # refuses a user's link to another user's file
         facts = describe(read_profiles(module, path), module.params["profile"])
     except ProfilesError as exc:
         module.fail_json(msg=str(exc), path=path)

@@ -270,3 +270,12 @@ def test_a_users_link_to_a_new_file_in_their_directory_creates_it(run_module, da
     assert result["changed"] is True
     assert os.stat(dangling.target).st_uid == NOBODY
     dangling.assert_still_linked()
+
+
+@needs_root
+def test_prefect_config_info_refuses_a_users_link_to_a_root_file(run_module, linked):
+    owned_by_nobody(linked)
+    result = run(run_module, prefect_config_info, linked)
+    assert result["failed"] is True
+    assert "belongs to another user than the link" in result["msg"]
+    assert "LinkedSecret-1" not in str(result)
