@@ -8,8 +8,6 @@ host with testinfra after remediation.
 import json
 import os
 import pathlib
-import subprocess
-import sys
 import urllib.parse
 
 import pytest
@@ -23,14 +21,10 @@ UNIT = "/etc/systemd/system/prefect-server@.service"
 
 
 @pytest.fixture(scope="module")
-def secrets(request):
+def secrets(inventory_vars):
     """The database password as the inventory holds it (raw, untemplated),
     percent-encoded, and the forum post's password from prepare.yml."""
-    inventory = request.config.getoption("ansible_inventory")
-    hostvars = json.loads(subprocess.run(
-        ["ansible-inventory", "-i", inventory, "--list"], check=True, capture_output=True, text=True,
-    ).stdout)["_meta"]["hostvars"]
-    password = hostvars[HOST]["vault_prefect_db_password"]
+    password = inventory_vars[HOST]["vault_prefect_db_password"]
     return (password, urllib.parse.quote(password, safe=""), "yourTopSecretPassword")
 
 
@@ -284,14 +278,10 @@ def test_remediated_unit_services_and_files(host):
     assert version.strip() == "3.8.8"
 
 
-def test_drift_report_is_clean_after_remediation(tmp_path):
-    inventory = os.environ.get("MOLECULE_INVENTORY_FILE") or str(EPHEMERAL / "inventory")
-    env = dict(os.environ, ANSIBLE_CALLBACKS_ENABLED="selfhosted.prefect.drift_report",
-               SELFHOSTED_PREFECT_DRIFT_REPORT_DIR=str(tmp_path / "reports"))
-    run = subprocess.run(
-        [sys.executable, "-m", "ansible", "playbook", "-i", os.path.dirname(inventory),
-         "selfhosted.prefect.drift_report", "--check", "--diff"],
-        env=env, capture_output=True, text=True, timeout=900, check=False)
+def test_drift_report_is_clean_after_remediation(run_playbook, tmp_path):
+    run = run_playbook("selfhosted.prefect.drift_report", "--check", "--diff",
+                       env={"ANSIBLE_CALLBACKS_ENABLED": "selfhosted.prefect.drift_report",
+                            "SELFHOSTED_PREFECT_DRIFT_REPORT_DIR": str(tmp_path / "reports")})
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
     assert summary["hosts"][HOST]["status"] == "in_sync"

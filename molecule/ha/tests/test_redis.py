@@ -1,6 +1,5 @@
 """Redis of the clustered servers (prefect_redis), checked from outside."""
 
-import json
 import subprocess
 
 import pytest
@@ -11,16 +10,14 @@ ACL_FILE = "/etc/redis/users.acl"
 
 
 @pytest.fixture(scope="module")
-def db(request):
-    return testinfra.get_host("ansible://db1", ansible_inventory=request.config.getoption("ansible_inventory"))
+def db(inventory):
+    return testinfra.get_host("ansible://db1", ansible_inventory=inventory)
 
 
 @pytest.fixture(scope="module")
-def password(request):
+def password(inventory_vars):
     """The password as the inventory holds it (raw, untemplated)."""
-    out = subprocess.run(["ansible-inventory", "-i", request.config.getoption("ansible_inventory"), "--list"],
-                         check=True, capture_output=True, text=True).stdout
-    return json.loads(out)["_meta"]["hostvars"]["db1"]["vault_prefect_redis_password"]
+    return inventory_vars["db1"]["vault_prefect_redis_password"]
 
 
 def auth(password):

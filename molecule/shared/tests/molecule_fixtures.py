@@ -1,0 +1,52 @@
+"""Fixtures every scenario's tests use: the scenario's inventory, its raw
+variables, templated variables, and ansible-playbook against its hosts.
+
+molecule/shared/tests/conftest.py and each scenario's tests/conftest.py import
+them from here.
+"""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def inventory(request):
+    return request.config.getoption("ansible_inventory")
+
+
+@pytest.fixture(scope="session")
+def inventory_vars(inventory):
+    """Raw (untemplated) inventory variables of every host, by host name."""
+    out = subprocess.run(
+        ["ansible-inventory", "-i", inventory, "--list"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return json.loads(out)["_meta"]["hostvars"]
+
+
+@pytest.fixture(scope="session")
+def hostvar(inventory):
+    """hostvar(host, name): a variable as the playbooks see it, templated."""
+    def lookup(host, name):
+        out = subprocess.run(
+            ["ansible", host, "-i", inventory, "-o", "-m", "ansible.builtin.debug", "-a", f"var={name}"],
+            check=True, capture_output=True, text=True,
+        ).stdout
+        return json.loads(out.split("=>", 1)[1])[name]
+    return lookup
+
+
+@pytest.fixture(scope="session")
+def run_playbook(inventory):
+    """run_playbook(*args, env=None): ansible-playbook against the scenario's
+    hosts with Molecule's configuration; returns the CompletedProcess."""
+    def run(*args, env=None):
+        return subprocess.run(
+            ["ansible-playbook", "-i", inventory, *args],
+            capture_output=True, text=True, check=False,
+            env=dict(os.environ, ANSIBLE_FORCE_COLOR="false", **(env or {})),
+        )
+    return run
