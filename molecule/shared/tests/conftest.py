@@ -3,7 +3,10 @@
 import pytest
 import testinfra
 
-from molecule_fixtures import hostvar, inventory, inventory_vars, run_playbook  # noqa: F401 (fixtures)
+from molecule_fixtures import hostvar, inventory, inventory_vars, run_playbook
+
+# Fixtures are found by name in a conftest: re-exported, not unused.
+__all__ = ["db", "server", "client", "hostvar", "inventory", "inventory_vars", "run_playbook"]
 
 
 def _get(inventory, name):
