@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Load a Prefect API the way busy clients do, and measure what it delivers.
+
+Each of --clients threads loops: create a flow run, set it RUNNING, set it
+COMPLETED (three requests on one keep-alive HTTPS connection). A run counts
+toward goodput only when all three succeed; any failed request (an exception
+or a status other than 2xx, or a state change the server did not accept) is
+an error, recorded with the wall-clock time it was sent and when it failed,
+so a caller can place each error against what it did to the servers.
+
+Runs until --duration seconds have passed or --stop-file exists, then prints
+one JSON document: runs, goodput, request latency p50/p95, errors, and the
+first errors in detail. Standard library only: it runs from any Python.
+
+    python3 benchmarks/prefect_load.py --api-url https://127.0.0.1:8443/api \
+        --ca-file ca.pem --clients 32 --duration 20
+"""
+
+import argparse
+import base64
+import http.client
+import json
+import os
+import ssl
+import statistics
+import threading
+import time
+import urllib.parse
+import uuid
+
+
+class Api:
+    """One client's persistent connection to the API."""
+
+    def __init__(self, api_url, ssl_context, auth_string, timeout):
+        url = urllib.parse.urlsplit(api_url)
+        self.https = url.scheme == "https"
+        self.host = url.hostname
+        self.port = url.port or (443 if self.https else 80)
+        self.base = url.path.rstrip("/")
+        self.ssl_context = ssl_context
+        self.timeout = timeout
+        self.headers = {"Content-Type": "application/json"}
+        if auth_string:
+            self.headers["Authorization"] = "Basic " + base64.b64encode(auth_string.encode()).decode()
+        self.conn = None
+
+    def _connect(self):
+        if self.https:
+            return http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout, context=self.ssl_context)
+        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+
+    def post(self, path, body):
+        """POST and return the decoded JSON; raise on any failure (the
+        connection is dropped then, and the next request opens a new one)."""
+        if self.conn is None:
+            self.conn = self._connect()
+        try:
+            self.conn.request("POST", self.base + path, body=json.dumps(body), headers=self.headers)
+            response = self.conn.getresponse()
+            data = response.read()
+        except Exception:
+            self.conn.close()
+            self.conn = None
+            raise
+        if not 200 <= response.status < 300:
+            raise RuntimeError(f"HTTP {response.status}: {data[:200]!r}")
+        return json.loads(data)
+
+
+class Results:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.runs = 0
+        self.latencies = []
+        self.errors = []
+
+    def request(self, latency):
+        with self.lock:
+            self.latencies.append(latency)
+
+    def run_done(self):
+        with self.lock:
+            self.runs += 1
+
+    def error(self, step, sent, exc):
+        with self.lock:
+            self.errors.append({"step": step, "sent": sent, "failed": time.time(), "error": str(exc)[:200]})
+
+
+def client_loop(api, flow_id, results, stopped):
+    while not stopped():
+        run_id = None
+        for step in ("create", "RUNNING", "COMPLETED"):
+            sent = time.time()
+            start = time.perf_counter()
+            try:
+                if step == "create":
+                    run_id = api.post("/flow_runs/", {"flow_id": flow_id, "name": f"load-{uuid.uuid4().hex[:12]}"})["id"]
+                else:
+                    result = api.post(f"/flow_runs/{run_id}/set_state", {"state": {"type": step}})
+                    if result.get("status") != "ACCEPT":
+                        raise RuntimeError(f"{step} not accepted: {result.get('status')}")
+            except Exception as exc:  # every failure is a result, not a crash
+                results.error(step, sent, exc)
+                break
+            results.request(time.perf_counter() - start)
+        else:
+            results.run_done()
+
+
+def percentile(values, fraction):
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def run_load(api_url, clients=32, duration=20.0, ca_file=None, auth_string="", stop_file=None,
+             flow_name="selfhosted-prefect-load", timeout=30.0):
+    """Run the load and return the summary (a dict)."""
+    ssl_context = ssl.create_default_context(cafile=ca_file) if api_url.startswith("https") else None
+    flow_id = Api(api_url, ssl_context, auth_string, timeout).post("/flows/", {"name": flow_name})["id"]
+    results = Results()
+    started = time.time()
+
+    def stopped():
+        return time.time() - started >= duration or (stop_file is not None and os.path.exists(stop_file))
+
+    threads = [threading.Thread(target=client_loop, daemon=True,
+                                args=(Api(api_url, ssl_context, auth_string, timeout), flow_id, results, stopped))
+               for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.time() - started
+    return {
+        "api_url": api_url,
+        "clients": clients,
+        "started": started,
+        "seconds": round(elapsed, 2),
+        "runs": results.runs,
+        "goodput_runs_per_s": round(results.runs / elapsed, 2),
+        "requests": len(results.latencies) + len(results.errors),
+        "latency_p50_ms": round(1000 * percentile(results.latencies, 0.50), 1) if results.latencies else None,
+        "latency_p95_ms": round(1000 * percentile(results.latencies, 0.95), 1) if results.latencies else None,
+        "latency_mean_ms": round(1000 * statistics.fmean(results.latencies), 1) if results.latencies else None,
+        "error_count": len(results.errors),
+        "errors": sorted(results.errors, key=lambda e: e["sent"]),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--api-url", required=True, help="e.g. https://127.0.0.1:8443/api")
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds (an upper bound with --stop-file)")
+    parser.add_argument("--ca-file", help="CA bundle of an HTTPS API")
+    parser.add_argument("--stop-file", help="stop as soon as this file exists")
+    parser.add_argument("--auth-string-env", help="name of an environment variable holding user:password")
+    args = parser.parse_args()
+    auth = os.environ.get(args.auth_string_env, "") if args.auth_string_env else ""
+    summary = run_load(args.api_url, args.clients, args.duration, args.ca_file, auth, args.stop_file)
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""The clustered instance from outside: api1 and api2 behind lb1 over HTTPS,
+its background services on api1 only, Redis and PostgreSQL on db1.
+
+test_load.py then puts it under load; this module runs first (file order).
+"""
+
+import csv
+import io
+import json
+import re
+import ssl
+import time
+import urllib.request
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import testinfra
+
+PUBLISHED_URL = "https://127.0.0.1:8443"
+CLIENT_PYTHON = "/opt/prefect-client/bin/python"
+INSTANCE = "default"
+
+
+@pytest.fixture(scope="module")
+def hosts(inventory):
+    return {name: testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory)
+            for name in ("db1", "api1", "api2", "lb1", "client1")}
+
+
+@pytest.fixture(scope="module")
+def ca_file(hostvar):
+    return hostvar("lb1", "prefect_ha_ca_file")
+
+
+def https_json(ca_file, path, body=None):
+    """GET (or POST a JSON body) through lb1's published HTTPS port, verifying
+    its certificate against the generated CA."""
+    request = urllib.request.Request(PUBLISHED_URL + path, method="POST" if body is not None else "GET",
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30, context=ssl.create_default_context(cafile=ca_file)) as response:
+        return json.loads(response.read())
+
+
+def haproxy_servers(lb):
+    """HAProxy's stats of the backend's servers, by server name."""
+    text = lb.check_output("curl -fsS 'http://127.0.0.1:8404/stats;csv'").lstrip("# ")
+    return {row["svname"]: row for row in csv.DictReader(io.StringIO(text))
+            if row["pxname"] == f"prefect_{INSTANCE}" and row["svname"] not in ("FRONTEND", "BACKEND")}
+
+
+def test_api_on_both_hosts_services_on_api1_only(hosts):
+    for name in ("api1", "api2"):
+        api = hosts[name]
+        unit = api.service(f"prefect-server@{INSTANCE}.service")
+        assert unit.is_running and unit.is_enabled, name
+        exec_start = api.check_output(f"systemctl show -p ExecStart --value prefect-server@{INSTANCE}.service")
+        assert "server start --no-services --workers 2" in exec_start, (name, exec_start)
+    services = hosts["api1"].service(f"prefect-services@{INSTANCE}.service")
+    assert services.is_running and services.is_enabled
+    idle = hosts["api2"].service(f"prefect-services@{INSTANCE}.service")
+    assert not idle.is_running and not idle.is_enabled
+    assert "services start" in hosts["api1"].check_output("ps -eo args")
+    assert "services start" not in hosts["api2"].check_output("ps -eo args")
+
+
+def test_api_binds_the_address_haproxy_uses_only(hosts):
+    for name in ("api1", "api2"):
+        api = hosts[name]
+        address = api.ansible("setup", "gather_subset=network")["ansible_facts"]["ansible_default_ipv4"]["address"]
+        assert api.socket(f"tcp://{address}:4200").is_listening, name
+        assert not api.socket("tcp://0.0.0.0:4200").is_listening, name
+
+
+def test_redis_settings_in_profile_password_in_env_file_only(hosts, inventory_vars):
+    api = hosts["api1"]
+    password = inventory_vars["api1"]["vault_prefect_redis_password"]
+    profile = api.file(f"/var/lib/prefect/{INSTANCE}/profiles.toml").content_string
+    for line in ('PREFECT_SERVER_EVENTS_MESSAGING_BROKER = "prefect_redis.messaging"',
+                 'PREFECT_SERVER_EVENTS_CAUSAL_ORDERING = "prefect_redis.ordering"',
+                 'PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE = "prefect_redis.lease_storage"',
+                 'PREFECT_REDIS_MESSAGING_HOST = "db1"'):
+        assert line in profile
+    assert password not in profile
+    env = api.file(f"/etc/prefect-server/{INSTANCE}.env")
+    assert env.mode == 0o640 and env.user == "root" and env.group == "prefect"
+    assert "PREFECT_REDIS_MESSAGING_PASSWORD=" in env.content_string
+    assert "PREFECT_SERVER_DOCKET_URL=" in env.content_string
+
+
+def test_http_redirects_to_https(hosts):
+    headers = hosts["lb1"].check_output("curl -sS -o /dev/null -D - http://127.0.0.1/api/health")
+    assert headers.split()[1] == "301"
+    assert re.search(r"(?im)^location: https://127\.0\.0\.1/api/health", headers)
+
+
+def test_ui_settings_report_the_https_url(ca_file):
+    assert https_json(ca_file, "/ui-settings")["api_url"] == f"{PUBLISHED_URL}/api"
+
+
+def test_flow_run_from_client_through_https_lands_in_postgresql(hosts):
+    client, db = hosts["client1"], hosts["db1"]
+    flow_name = f"molecule-ha-{uuid.uuid4().hex[:8]}"
+    script = (
+        "from prefect import flow\n"
+        "from prefect.settings import PREFECT_API_URL, PREFECT_API_SSL_CERT_FILE\n"
+        f"@flow(name={flow_name!r})\n"
+        "def smoke():\n"
+        "    return 42\n"
+        "if __name__ == '__main__':\n"
+        "    print('API', PREFECT_API_URL.value(), PREFECT_API_SSL_CERT_FILE.value())\n"
+        "    state = smoke(return_state=True)\n"
+        "    print('STATE', state.type.value)\n"
+        "    print('FLOW_RUN_ID', state.state_details.flow_run_id)\n"
+    )
+    client.run("mkdir -p /root/flowtest")
+    client.run("cat > /root/flowtest/smoke.py <<'PYEOF'\n" + script + "PYEOF")
+    # Only the profile: no PREFECT_* variable and no CA bundle in the environment.
+    run = client.run("cd /root/flowtest && env -u PREFECT_API_URL -u PREFECT_PROFILE -u SSL_CERT_FILE "
+                     f"{CLIENT_PYTHON} smoke.py")
+    assert run.rc == 0, run.stdout + run.stderr
+    assert "API https://lb1/api /etc/selfhosted-prefect/ca/hosted.pem" in run.stdout
+    assert "STATE COMPLETED" in run.stdout
+    flow_run_id = re.search(r"FLOW_RUN_ID (\S+)", run.stdout).group(1)
+    query = ("select f.name || ' ' || fr.state_type::text from flow_run fr join flow f on f.id = fr.flow_id "
+             f"where fr.id = '{flow_run_id}'")
+    stored = db.check_output(f'runuser -u postgres -- psql -d orion -tA -c "{query}"')
+    assert stored.split() == [flow_name, "COMPLETED"]
+
+
+def test_both_api_hosts_served_requests(hosts, ca_file):
+    for _ in range(20):
+        https_json(ca_file, "/api/flows/filter", {"limit": 1})
+    servers = haproxy_servers(hosts["lb1"])
+    assert set(servers) == {"api1", "api2"}
+    for name, row in servers.items():
+        assert row["status"] == "UP", (name, row["status"])
+        assert int(row["stot"]) > 0, (name, row["stot"])
+    print("\nrequests served (HAProxy stot): " + ", ".join(f"{n} {r['stot']}" for n, r in sorted(servers.items())))
+
+
+def test_interval_schedule_creates_each_run_once(ca_file):
+    """The scheduler (in prefect-services@ on api1) fills the schedule; with
+    one services process, or several sharing Docket, each slot appears once."""
+    flow = https_json(ca_file, "/api/flows/", {"name": f"molecule-ha-scheduled-{uuid.uuid4().hex[:8]}"})
+    anchor = (datetime.now(timezone.utc) + timedelta(hours=1)).replace(microsecond=0)
+    deployment = https_json(ca_file, "/api/deployments/", {
+        "name": "every-ten-minutes",
+        "flow_id": flow["id"],
+        "schedules": [{"schedule": {"interval": 600, "anchor_date": anchor.isoformat()}, "active": True}],
+    })
+    deadline = time.monotonic() + 120
+    runs = []
+    while time.monotonic() < deadline:
+        runs = https_json(ca_file, "/api/flow_runs/filter",
+                          {"deployments": {"id": {"any_": [deployment["id"]]}}, "limit": 200})
+        if len(runs) >= 3:
+            break
+        time.sleep(3)
+    starts = [run["expected_start_time"] for run in runs]
+    print(f"\nscheduled runs of the deployment: {len(starts)}, distinct start times: {len(set(starts))}")
+    assert len(starts) >= 3
+    assert len(starts) == len(set(starts))

@@ -1,0 +1,130 @@
+"""The cluster under load: 32 clients create flow runs through lb1 and move
+them RUNNING then COMPLETED (benchmarks/prefect_load.py) while the tests
+restart, kill and break parts of it. Every figure is printed.
+"""
+
+import json
+import pathlib
+import subprocess
+import sys
+import time
+
+import pytest
+import testinfra
+
+from test_cluster import INSTANCE, PUBLISHED_URL, haproxy_servers
+
+LOAD_SCRIPT = pathlib.Path(__file__).resolve().parents[3] / "benchmarks" / "prefect_load.py"
+CLIENTS = 32
+
+
+@pytest.fixture(scope="module")
+def hosts(inventory):
+    return {name: testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory)
+            for name in ("db1", "api1", "api2", "lb1")}
+
+
+@pytest.fixture(scope="module")
+def ca_file(hostvar):
+    return hostvar("lb1", "prefect_ha_ca_file")
+
+
+class Load:
+    """benchmarks/prefect_load.py in the background until stop()."""
+
+    def __init__(self, ca_file, tmp_path, max_seconds=300):
+        self.stop_file = tmp_path / "stop"
+        self.process = subprocess.Popen(
+            [sys.executable, str(LOAD_SCRIPT), "--api-url", f"{PUBLISHED_URL}/api", "--ca-file", ca_file,
+             "--clients", str(CLIENTS), "--duration", str(max_seconds), "--stop-file", str(self.stop_file)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def stop(self):
+        self.stop_file.touch()
+        out, err = self.process.communicate(timeout=120)
+        assert self.process.returncode == 0, err
+        return json.loads(out)
+
+
+def report(title, summary, extra=""):
+    print(f"\n{title}: {summary['runs']} runs in {summary['seconds']} s ({summary['goodput_runs_per_s']} runs/s), "
+          f"p50 {summary['latency_p50_ms']} ms, p95 {summary['latency_p95_ms']} ms, "
+          f"{summary['error_count']} failed of {summary['requests']} requests{extra}")
+    for error in summary["errors"][:5]:
+        print(f"  {error['step']} sent {error['sent']:.2f} failed {error['failed']:.2f}: {error['error']}")
+
+
+def active_since(host, unit):
+    return host.check_output(f"systemctl show -p ActiveEnterTimestampMonotonic --value {unit}")
+
+
+def wait_for(predicate, timeout, interval=1.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def test_rolling_restart_fails_no_request(hosts, ca_file, run_playbook, tmp_path):
+    unit = f"prefect-server@{INSTANCE}.service"
+    before = {name: active_since(hosts[name], unit) for name in ("api1", "api2")}
+    load = Load(ca_file, tmp_path)
+    time.sleep(5)
+    started = time.monotonic()
+    result = run_playbook("selfhosted.prefect.rolling_restart")
+    took = time.monotonic() - started
+    time.sleep(3)
+    summary = load.stop()
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    report("rolling restart under load", summary, f"; the restart took {took:.0f} s")
+    for name in ("api1", "api2"):
+        assert active_since(hosts[name], unit) != before[name], f"{name} was not restarted"
+    assert summary["runs"] > 0
+    assert summary["error_count"] == 0
+
+
+def test_kill_9_fails_only_requests_in_flight(hosts, ca_file, tmp_path):
+    """SIGKILL to every process of api2's server: requests api2 held fail;
+    new ones go to api1 at once (retry-on conn-failure, redispatch), before
+    HAProxy's checks even mark api2 down; systemd starts it again."""
+    api2, lb = hosts["api2"], hosts["lb1"]
+    unit = f"prefect-server@{INSTANCE}.service"
+    load = Load(ca_file, tmp_path)
+    time.sleep(5)
+    killed_at = time.time()
+    api2.check_output(f"systemctl kill --signal=SIGKILL {unit}")
+    marked_down = wait_for(lambda: haproxy_servers(lb)["api2"]["status"].startswith("DOWN"), 30, 0.5)
+    down_at = time.time()
+    back_up = wait_for(lambda: haproxy_servers(lb)["api2"]["status"] == "UP", 120)
+    up_at = time.time()
+    time.sleep(5)
+    summary = load.stop()
+    late = [e for e in summary["errors"] if e["sent"] > killed_at + 0.5]
+    report("kill -9 of api2 under load", summary,
+           f"; HAProxy marked it down after {down_at - killed_at:.1f} s, up again after {up_at - killed_at:.1f} s; "
+           f"{len(late)} failed requests sent after the kill")
+    assert marked_down and back_up
+    assert api2.service(unit).is_running
+    assert summary["runs"] > 0
+    # Only requests api2 held at the kill: at most one per client.
+    assert summary["error_count"] <= CLIENTS
+    assert late == []
+
+
+@pytest.mark.parametrize("host, unit", [("db1", "redis-server.service"), ("db1", "postgresql.service")])
+def test_recovers_from_a_backend_restart_unattended(hosts, ca_file, tmp_path, host, unit):
+    load = Load(ca_file, tmp_path)
+    time.sleep(5)
+    restarted_at = time.time()
+    hosts[host].check_output(f"systemctl restart {unit}")
+    time.sleep(20)
+    summary = load.stop()
+    errors = summary["errors"]
+    recovery = (max(e["failed"] for e in errors) - restarted_at) if errors else 0.0
+    report(f"restart of {unit} under load", summary, f"; last error {recovery:.1f} s after the restart")
+    # Recovered with nobody acting: no error in the last 10 s of the load.
+    ended = summary["started"] + summary["seconds"]
+    assert summary["runs"] > 0
+    assert all(e["failed"] < ended - 10 for e in errors), errors[-3:]
