@@ -62,10 +62,13 @@ ensure_venv() {
 # integration tests, the settings catalogue and the benchmark.
 ensure_prefect_venv() {
   local constraints=$REPO_ROOT/roles/prefect_venv/files/constraints/prefect-$PREFECT_TEST_VERSION.txt
-  if [ ! -x "$PREFECT_VENV/bin/prefect" ] || ! "$PREFECT_VENV/bin/python" -c 'import prefect_redis' 2>/dev/null; then
+  local want
+  want=$(sha256sum "$constraints" | cut -d' ' -f1)
+  if [ "$(cat "$PREFECT_VENV/.constraints" 2>/dev/null)" != "$want" ]; then
     log "installing prefect==$PREFECT_TEST_VERSION and prefect-redis into $PREFECT_VENV"
-    python3 -m venv "$PREFECT_VENV"
+    rm -rf "$PREFECT_VENV" && python3 -m venv "$PREFECT_VENV"
     quiet_pip "$PREFECT_VENV/bin/pip" install -q -c "$constraints" "prefect==$PREFECT_TEST_VERSION" prefect-redis
+    echo "$want" >"$PREFECT_VENV/.constraints"
   fi
   export PREFECT_BIN="$PREFECT_VENV/bin/prefect"
 }

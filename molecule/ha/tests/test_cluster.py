@@ -4,50 +4,14 @@ its background services on api1 only, Redis and PostgreSQL on db1.
 test_load.py then puts it under load; this module runs first (file order).
 """
 
-import csv
-import io
-import json
 import re
-import ssl
 import time
-import urllib.request
 import uuid
 from datetime import datetime, timedelta, timezone
 
-import pytest
-import testinfra
+from ha_cluster import INSTANCE, PUBLISHED_URL, haproxy_servers, https_json
 
-PUBLISHED_URL = "https://127.0.0.1:8443"
 CLIENT_PYTHON = "/opt/prefect-client/bin/python"
-INSTANCE = "default"
-
-
-@pytest.fixture(scope="module")
-def hosts(inventory):
-    return {name: testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory)
-            for name in ("db1", "api1", "api2", "lb1", "client1")}
-
-
-@pytest.fixture(scope="module")
-def ca_file(hostvar):
-    return hostvar("lb1", "prefect_ha_ca_file")
-
-
-def https_json(ca_file, path, body=None):
-    """GET (or POST a JSON body) through lb1's published HTTPS port, verifying
-    its certificate against the generated CA."""
-    request = urllib.request.Request(PUBLISHED_URL + path, method="POST" if body is not None else "GET",
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30, context=ssl.create_default_context(cafile=ca_file)) as response:
-        return json.loads(response.read())
-
-
-def haproxy_servers(lb):
-    """HAProxy's stats of the backend's servers, by server name."""
-    text = lb.check_output("curl -fsS 'http://127.0.0.1:8404/stats;csv'").lstrip("# ")
-    return {row["svname"]: row for row in csv.DictReader(io.StringIO(text))
-            if row["pxname"] == f"prefect_{INSTANCE}" and row["svname"] not in ("FRONTEND", "BACKEND")}
 
 
 def test_api_on_both_hosts_services_on_api1_only(hosts):
@@ -73,20 +37,35 @@ def test_api_binds_the_address_haproxy_uses_only(hosts):
         assert not api.socket("tcp://0.0.0.0:4200").is_listening, name
 
 
-def test_redis_settings_in_profile_password_in_env_file_only(hosts, inventory_vars):
+def test_redis_settings_visible_password_in_env_file_only(hosts, inventory_vars):
     api = hosts["api1"]
     password = inventory_vars["api1"]["vault_prefect_redis_password"]
     profile = api.file(f"/var/lib/prefect/{INSTANCE}/profiles.toml").content_string
     for line in ('PREFECT_SERVER_EVENTS_MESSAGING_BROKER = "prefect_redis.messaging"',
                  'PREFECT_SERVER_EVENTS_CAUSAL_ORDERING = "prefect_redis.ordering"',
-                 'PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE = "prefect_redis.lease_storage"',
-                 'PREFECT_REDIS_MESSAGING_HOST = "db1"'):
+                 'PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE = "prefect_redis.lease_storage"'):
         assert line in profile
-    assert password not in profile
+    cluster = api.file(f"/etc/prefect-server/{INSTANCE}.cluster").content_string
+    assert "PREFECT_REDIS_MESSAGING_HOST=db1" in cluster
+    assert "PREFECT_REDIS_MESSAGING_USERNAME=prefect" in cluster
+    for text in (profile, cluster):
+        assert password not in text and "PASSWORD" not in text
     env = api.file(f"/etc/prefect-server/{INSTANCE}.env")
     assert env.mode == 0o640 and env.user == "root" and env.group == "prefect"
     assert "PREFECT_REDIS_MESSAGING_PASSWORD=" in env.content_string
     assert "PREFECT_SERVER_DOCKET_URL=" in env.content_string
+
+
+def test_no_setting_warnings_or_scheduler_errors_since_start(hosts):
+    """Every setting is where Prefect expects it, and the services' loops run
+    clean (the scheduler failed every loop with SQLAlchemy 2.1)."""
+    for name, unit in (("api1", f"prefect-services@{INSTANCE}.service"), ("api1", f"prefect-server@{INSTANCE}.service"),
+                       ("api2", f"prefect-server@{INSTANCE}.service")):
+        api = hosts[name]
+        invocation = api.check_output(f"systemctl show -p InvocationID --value {unit}")
+        log = api.check_output(f"journalctl --no-pager -o cat _SYSTEMD_INVOCATION_ID={invocation}")
+        assert "is not recognized" not in log, (name, unit)
+        assert "Can't evaluate bulk DML" not in log, (name, unit)
 
 
 def test_http_redirects_to_https(hosts):

@@ -10,23 +10,11 @@ import sys
 import time
 
 import pytest
-import testinfra
 
-from test_cluster import INSTANCE, PUBLISHED_URL, haproxy_servers
+from ha_cluster import INSTANCE, PUBLISHED_URL, haproxy_servers
 
 LOAD_SCRIPT = pathlib.Path(__file__).resolve().parents[3] / "benchmarks" / "prefect_load.py"
 CLIENTS = 32
-
-
-@pytest.fixture(scope="module")
-def hosts(inventory):
-    return {name: testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory)
-            for name in ("db1", "api1", "api2", "lb1")}
-
-
-@pytest.fixture(scope="module")
-def ca_file(hostvar):
-    return hostvar("lb1", "prefect_ha_ca_file")
 
 
 class Load:
