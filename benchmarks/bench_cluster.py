@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Goodput of the clustered server against one API host and against Prefect's
 default single SQLite server, measured side by side in one run.
 

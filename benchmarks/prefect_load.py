@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Load a Prefect API the way busy clients do, and measure what it delivers.
 
 Each of --clients threads loops: create a flow run, set it RUNNING, set it
@@ -129,7 +129,7 @@ def run_load(api_url, clients=32, duration=20.0, ca_file=None, auth_string="", s
 
     threads = [threading.Thread(target=client_loop, daemon=True,
                                 args=(Api(api_url, ssl_context, auth_string, timeout), flow_id, results, stopped))
-               for _ in range(clients)]
+               for _client in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -109,7 +109,7 @@ def test_flow_run_from_client_through_https_lands_in_postgresql(hosts):
 
 
 def test_both_api_hosts_served_requests(hosts, ca_file):
-    for _ in range(20):
+    for _request in range(20):
         https_json(ca_file, "/api/flows/filter", {"limit": 1})
     servers = haproxy_servers(hosts["lb1"])
     assert set(servers) == {"api1", "api2"}
