@@ -73,6 +73,34 @@ def test_rolling_restart_fails_no_request(hosts, ca_file, run_playbook, tmp_path
     assert summary["error_count"] == 0
 
 
+def test_rollout_with_a_migration_migrates_once_and_fails_no_request(hosts, ca_file, run_playbook, tmp_path):
+    """What a version upgrade does, with the version kept: both stamps gone,
+    site.yml drains each host in turn, migrates once (on api1), restarts."""
+    stamp = f"/var/lib/prefect/{INSTANCE}/.selfhosted-prefect-migrated"
+
+    def migrations(name):
+        log = hosts[name].check_output(f"journalctl --no-pager -o cat -u prefect-server-migrate@{INSTANCE}.service")
+        return log.count("Migrations succeeded")
+
+    before = {}
+    for name in ("api1", "api2"):
+        hosts[name].check_output(f"rm -f {stamp}")
+        before[name] = migrations(name)
+    load = Load(ca_file, tmp_path)
+    time.sleep(5)
+    result = run_playbook("--limit", "prefect_server,prefect_loadbalancer", "selfhosted.prefect.site")
+    time.sleep(3)
+    summary = load.stop()
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    report("rollout with a migration under load", summary)
+    assert migrations("api1") == before["api1"] + 1, "api1 did not migrate"
+    assert migrations("api2") == before["api2"], "api2 migrated a second time"
+    for name in ("api1", "api2"):
+        assert hosts[name].file(stamp).exists, name
+    assert summary["runs"] > 0
+    assert summary["error_count"] == 0
+
+
 def test_kill_9_fails_only_requests_in_flight(hosts, ca_file, tmp_path):
     """SIGKILL to every process of api2's server: requests api2 held fail;
     new ones go to api1 at once (retry-on conn-failure, redispatch), before

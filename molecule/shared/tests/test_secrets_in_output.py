@@ -45,9 +45,9 @@ def test_converge_with_migration_at_vvv(server, run_playbook, secrets):
     result = run_playbook("-vvv", "selfhosted.prefect.site")
     assert result.returncode == 0, result.stdout[-3000:]
     # Stop the old server, migrate, start (it must not serve during the migration).
-    stop = "Stop for the migration prefect-server@default.service"
+    stop = "Stop the API and the services for the migration of default"
     migrate = "Run prefect-server-migrate@default.service"
-    assert "changed: [server1]" in task_output(result.stdout, stop)
+    assert "changed: [server1] => (item=prefect-server@default.service)" in task_output(result.stdout, stop)
     assert "changed: [server1]" in task_output(result.stdout, migrate)
     assert result.stdout.index(stop) < result.stdout.index(migrate)
     assert server.service("prefect-server@default.service").is_running
