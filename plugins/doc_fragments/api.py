@@ -1,0 +1,43 @@
+# -*- coding: utf-8 -*-
+# Copyright: selfhosted.prefect contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # How the modules for server-side objects reach the Prefect REST API.
+    DOCUMENTATION = r"""
+options:
+  api_url:
+    description:
+      - The Prefect API, as clients set E(PREFECT_API_URL), for example C(http://prefect1:4200/api).
+      - Defaults to E(PREFECT_API_URL) in the module's environment.
+    type: str
+    required: true
+  auth_string:
+    description:
+      - The C(user:password) of the server's basic auth (E(PREFECT_SERVER_API_AUTH_STRING)),
+        sent as an C(Authorization) header.
+      - Defaults to E(PREFECT_API_AUTH_STRING) in the module's environment.
+    type: str
+  ca_path:
+    description:
+      - PEM file of the CA that signed the API's certificate, for a server behind a TLS proxy
+        with a private CA.
+      - Defaults to E(PREFECT_API_SSL_CERT_FILE) in the module's environment.
+    type: path
+  validate_certs:
+    description:
+      - V(false) skips the check of the API's certificate. Only for tests.
+    type: bool
+    default: true
+  timeout:
+    description: Seconds to wait for each answer of the API.
+    type: int
+    default: 30
+requirements:
+  - None on the managed host beyond Python; requests go through Ansible's own HTTP client.
+notes:
+  - The module talks to the API from the managed host; delegate it to a host that can reach the
+    API, and run it once per object (C(run_once)), not once per host.
+"""

@@ -1,0 +1,173 @@
+# -*- coding: utf-8 -*-
+# Copyright: selfhosted.prefect contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A small client of the Prefect REST API for the modules that manage
+server-side objects (work pools, variables, automations).
+
+It uses Ansible's open_url, so managed hosts need no HTTP library. Every
+failure becomes a PrefectApiError whose message says what to fix and never
+carries the request body (it may hold values the user considers secret) nor
+the credentials.
+"""
+from __future__ import annotations
+
+import base64
+import json
+
+from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+from ansible.module_utils.six.moves.urllib.parse import quote
+from ansible.module_utils.urls import open_url
+
+
+API_ARGUMENT_SPEC = dict(
+    api_url=dict(type="str", required=True, fallback=(env_fallback, ["PREFECT_API_URL"])),
+    auth_string=dict(type="str", no_log=True, fallback=(env_fallback, ["PREFECT_API_AUTH_STRING"])),
+    ca_path=dict(type="path", fallback=(env_fallback, ["PREFECT_API_SSL_CERT_FILE"])),
+    validate_certs=dict(type="bool", default=True),
+    timeout=dict(type="int", default=30),
+)
+
+
+class PrefectApiError(Exception):
+    """A request failed; str() is the message for the user."""
+
+    def __init__(self, message, status=None):
+        super().__init__(message)
+        self.status = status
+
+
+def api_argument_spec(**options):
+    """The connection options merged with a module's own options."""
+    spec = dict(API_ARGUMENT_SPEC)
+    spec.update(options)
+    return spec
+
+
+def path_segment(value):
+    """A name as one URL path segment: '/' and spaces encoded."""
+    return quote(value, safe="")
+
+
+def validation_errors(payload):
+    """The server's 422 detail as 'field: message' lines, without the
+    submitted values (pydantic echoes them in 'input')."""
+    detail = payload.get("exception_detail") or payload.get("detail") or []
+    if isinstance(detail, str):
+        return detail
+    lines = []
+    for error in detail:
+        if not isinstance(error, dict):
+            lines.append(to_text(error))
+            continue
+        location = ".".join(to_text(part) for part in error.get("loc", []) if part != "body")
+        lines.append("%s: %s" % (location, error.get("msg")) if location else to_text(error.get("msg")))
+    return "; ".join(lines)
+
+
+def _error_payload(raw):
+    try:
+        payload = json.loads(to_text(raw))
+    except ValueError:
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+class PrefectApi:
+    """client = PrefectApi(module.params); client.get('/work_pools/x')"""
+
+    def __init__(self, params):
+        self.base = params["api_url"].rstrip("/")
+        self.timeout = params["timeout"]
+        self.validate_certs = params["validate_certs"]
+        self.ca_path = params.get("ca_path")
+        self.headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if params.get("auth_string"):
+            token = base64.b64encode(params["auth_string"].encode("utf-8")).decode("ascii")
+            self.headers["Authorization"] = "Basic " + token
+
+    def get(self, path, missing_ok=False):
+        """The object at path; None when it does not exist and missing_ok."""
+        try:
+            return self.request("GET", path)
+        except PrefectApiError as exc:
+            if missing_ok and exc.status == 404:
+                return None
+            raise
+
+    def post(self, path, body):
+        return self.request("POST", path, body)
+
+    def patch(self, path, body):
+        return self.request("PATCH", path, body)
+
+    def put(self, path, body):
+        return self.request("PUT", path, body)
+
+    def delete(self, path):
+        return self.request("DELETE", path)
+
+    def request(self, method, path, body=None):
+        url = self.base + path
+        data = None if body is None else json.dumps(body)
+        try:
+            response = open_url(
+                url, data=data, method=method, headers=self.headers, timeout=self.timeout,
+                validate_certs=self.validate_certs, ca_path=self.ca_path,
+                follow_redirects="safe", use_proxy=True,
+            )
+            raw = response.read()
+        except HTTPError as exc:
+            raise self._http_error(method, path, exc)
+        except URLError as exc:
+            raise PrefectApiError(
+                "cannot reach the Prefect API at %s: %s (is the server running, and is api_url "
+                "the API root, as in PREFECT_API_URL?)" % (self.base, to_text(exc.reason)))
+        except OSError as exc:  # timeouts, resets, TLS errors outside URLError
+            raise PrefectApiError("cannot reach the Prefect API at %s: %s" % (self.base, to_text(exc)))
+        if not raw:
+            return None
+        try:
+            return json.loads(to_text(raw))
+        except ValueError:
+            raise PrefectApiError(
+                "%s %s did not answer JSON: is %s the Prefect API root (ending in /api)?"
+                % (method, path, self.base))
+
+    def _http_error(self, method, path, exc):
+        payload = _error_payload(exc.read() if exc.fp else b"")
+        what = "%s %s%s" % (method, self.base, path)
+        if exc.code == 401:
+            return PrefectApiError(
+                "the Prefect API at %s refused the credentials (401): auth_string must be the "
+                "server's PREFECT_SERVER_API_AUTH_STRING" % self.base, exc.code)
+        if exc.code == 404:
+            detail = payload.get("detail") or "not found"
+            return PrefectApiError("%s: %s (404)" % (what, detail), exc.code)
+        if exc.code == 422:
+            return PrefectApiError(
+                "the Prefect API refused %s %s (422): %s" % (method, path, validation_errors(payload)),
+                exc.code)
+        detail = payload.get("detail") or payload.get("exception_message") or exc.reason
+        return PrefectApiError("%s failed with HTTP %s: %s" % (what, exc.code, to_text(detail)), exc.code)
+
+
+def subset_differs(wanted, current):
+    """True when a value the user gave differs from the server's. Mappings
+    compare only the keys the user gave (the server fills in defaults and
+    ids); lists of scalars compare as sets (tags, event names: the server
+    keeps no order); other lists item by item, with the same length."""
+    if isinstance(wanted, dict):
+        if not isinstance(current, dict):
+            return True
+        return any(subset_differs(value, current.get(key)) for key, value in wanted.items())
+    if isinstance(wanted, list):
+        if not isinstance(current, list):
+            return True
+        if all(isinstance(item, (str, int, float, bool)) for item in wanted + current):
+            return set(wanted) != set(current)
+        if len(wanted) != len(current):
+            return True
+        return any(subset_differs(w, c) for w, c in zip(wanted, current))
+    return wanted != current

@@ -1,0 +1,227 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: selfhosted.prefect contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: prefect_work_pool
+short_description: Create, update and delete Prefect work pools through the REST API
+version_added: 0.2.0
+description:
+  - Ensures a work pool exists with the given type, description, concurrency limit, paused state
+    and base job template, or does not exist.
+  - Unlike C(prefect work-pool create), an existing pool is not an error, and a pool changed by
+    hand (in the UI or with the CLI) is set back to what the task declares.
+  - Options left out are not managed; a pool's type cannot change once it exists.
+options:
+  name:
+    description: Name of the work pool.
+    type: str
+    required: true
+  type:
+    description:
+      - Worker type of the pool, as in C(prefect work-pool create --type).
+      - Types other than V(process) need their collection (for example C(prefect-docker)) in the venv
+        of O(prefect_python).
+    type: str
+    default: process
+  description:
+    description: Description shown in the UI.
+    type: str
+  concurrency_limit:
+    description:
+      - Most flow runs of the pool running at once; V(-1) removes the limit.
+    type: int
+  paused:
+    description:
+      - V(true) pauses the pool (no runs are handed to workers), V(false) resumes it.
+    type: bool
+  base_job_template:
+    description:
+      - The pool's base job template (C(job_configuration) and C(variables)), as C(prefect work-pool
+        get-default-base-job-template) prints it.
+      - Without it, the type's default template is read from the Prefect installed with
+        O(prefect_python), as C(prefect work-pool create) does, with no internet access.
+      - Without it and without O(prefect_python), the template of an existing pool is not managed.
+    type: dict
+  prefect_python:
+    description:
+      - Python interpreter of a venv where Prefect (and the worker type's collection) is installed,
+        for example C(/opt/prefect-worker/venv/bin/python).
+      - Used only to read the default base job template of O(type).
+    type: path
+  state:
+    description: V(present) creates or updates the pool; V(absent) deletes it.
+    type: str
+    choices: [present, absent]
+    default: present
+extends_documentation_fragment:
+  - selfhosted.prefect.api
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+author:
+  - selfhosted.prefect developers (@selfhosted)
+seealso:
+  - module: selfhosted.prefect.prefect_variable
+  - module: selfhosted.prefect.prefect_automation
+"""
+
+EXAMPLES = r"""
+- name: A process pool with the default template of the installed Prefect
+  selfhosted.prefect.prefect_work_pool:
+    api_url: http://prefect1:4200/api
+    name: onprem
+    concurrency_limit: 20
+    prefect_python: /opt/prefect-worker/venv/bin/python
+  run_once: true
+
+- name: Pause a pool for maintenance, behind basic auth and a private CA
+  selfhosted.prefect.prefect_work_pool:
+    api_url: https://prefect.example.org/api
+    auth_string: "{{ vault_prefect_auth_string }}"
+    ca_path: /etc/selfhosted-prefect/ca/hosted.pem
+    name: onprem
+    paused: true
+
+- name: Remove a pool nobody uses
+  selfhosted.prefect.prefect_work_pool:
+    api_url: http://prefect1:4200/api
+    name: legacy
+    state: absent
+"""
+
+RETURN = r"""
+work_pool:
+  description: The pool after the task (its managed fields), or null when it does not exist.
+  returned: success
+  type: dict
+  sample:
+    name: onprem
+    type: process
+    description: On-prem flows
+    is_paused: false
+    concurrency_limit: 20
+    base_job_template: {job_configuration: {}, variables: {}}
+"""
+
+import json
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.selfhosted.prefect.plugins.module_utils.prefect_api import (
+    PrefectApi, PrefectApiError, api_argument_spec, path_segment,
+)
+
+FIELDS = ("name", "type", "description", "is_paused", "concurrency_limit", "base_job_template")
+
+# Run with the venv's Python: the worker class of a type and its default
+# template, as `prefect work-pool create` looks them up.
+DEFAULT_TEMPLATE_SCRIPT = """
+import json, sys
+from prefect.workers.base import BaseWorker
+worker = BaseWorker.get_worker_class_from_type(sys.argv[1])
+if worker is None:
+    print(json.dumps({"known": sorted(BaseWorker.get_all_available_worker_types())}))
+else:
+    print(json.dumps({"template": worker.get_default_base_job_template()}))
+"""
+
+
+def default_template(module):
+    python, pool_type = module.params["prefect_python"], module.params["type"]
+    rc, out, err = module.run_command([python, "-c", DEFAULT_TEMPLATE_SCRIPT, pool_type])
+    if rc != 0:
+        module.fail_json(msg="cannot read the default base job template with %s: %s" % (python, err.strip()))
+    answer = json.loads(out.strip().splitlines()[-1])
+    if "template" not in answer:
+        module.fail_json(msg="unknown work pool type %r: the Prefect of %s knows %s; install the type's "
+                         "collection into that venv or give base_job_template"
+                         % (pool_type, python, ", ".join(answer["known"])))
+    return answer["template"]
+
+
+def desired_fields(module):
+    """The fields the task manages, with the API's names and values."""
+    params = module.params
+    wanted = {"name": params["name"], "type": params["type"]}
+    if params["description"] is not None:
+        wanted["description"] = params["description"]
+    if params["paused"] is not None:
+        wanted["is_paused"] = params["paused"]
+    if params["concurrency_limit"] is not None:
+        if params["concurrency_limit"] < -1:
+            module.fail_json(msg="concurrency_limit must be -1 (no limit), 0 or more, not %s"
+                             % params["concurrency_limit"])
+        wanted["concurrency_limit"] = None if params["concurrency_limit"] == -1 else params["concurrency_limit"]
+    if params["base_job_template"] is not None:
+        wanted["base_job_template"] = params["base_job_template"]
+    elif params["prefect_python"]:
+        wanted["base_job_template"] = default_template(module)
+    return wanted
+
+
+def managed(pool):
+    return None if pool is None else dict((key, pool.get(key)) for key in FIELDS)
+
+
+def ensure_present(module, client, path, before):
+    wanted = desired_fields(module)
+    if before is None:
+        if "base_job_template" not in wanted:
+            module.fail_json(msg="work pool %r does not exist: give base_job_template or prefect_python "
+                             "so that it can be created with a template" % module.params["name"])
+        after = dict(managed(dict(description=None, is_paused=False, concurrency_limit=None)), **wanted)
+        if not module.check_mode:
+            after = managed(client.post("/work_pools/", wanted))
+        return True, after
+    if before["type"] != wanted["type"]:
+        module.fail_json(msg="work pool %r has type %r, not %r: a pool's type cannot change; delete the "
+                         "pool (state=absent) and create it again" % (before["name"], before["type"], wanted["type"]))
+    changes = dict((key, value) for key, value in wanted.items()
+                   if key not in ("name", "type") and before.get(key) != value)
+    if not changes:
+        return False, before
+    if not module.check_mode:
+        client.patch(path, changes)
+        return True, managed(client.get(path))
+    return True, dict(before, **changes)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=api_argument_spec(
+            name=dict(type="str", required=True),
+            type=dict(type="str", default="process"),
+            description=dict(type="str"),
+            concurrency_limit=dict(type="int"),
+            paused=dict(type="bool"),
+            base_job_template=dict(type="dict"),
+            prefect_python=dict(type="path"),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+        ),
+        supports_check_mode=True,
+    )
+    client = PrefectApi(module.params)
+    path = "/work_pools/" + path_segment(module.params["name"])
+    try:
+        before = managed(client.get(path, missing_ok=True))
+        if module.params["state"] == "absent":
+            changed, after = before is not None, None
+            if changed and not module.check_mode:
+                client.delete(path)
+        else:
+            changed, after = ensure_present(module, client, path, before)
+    except PrefectApiError as exc:
+        module.fail_json(msg=str(exc))
+    result = dict(changed=changed, work_pool=after)
+    if module._diff:
+        result["diff"] = dict(before=before or {}, after=after or {})
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
