@@ -1,4 +1,4 @@
-"""Fixtures of the default scenario (db1, server1, client1)."""
+"""Fixtures of the default scenario (db1, server1, client1, worker1)."""
 
 import pytest
 import testinfra
@@ -6,7 +6,7 @@ import testinfra
 from molecule_fixtures import hostvar, inventory, inventory_vars, run_playbook
 
 # Fixtures are found by name in a conftest: re-exported, not unused.
-__all__ = ["db", "server", "client", "hostvar", "inventory", "inventory_vars", "run_playbook"]
+__all__ = ["db", "server", "client", "worker", "hostvar", "inventory", "inventory_vars", "run_playbook"]
 
 
 def _get(inventory, name):
@@ -26,3 +26,8 @@ def server(inventory):
 @pytest.fixture(scope="session")
 def client(inventory):
     return _get(inventory, "client1")
+
+
+@pytest.fixture(scope="session")
+def worker(inventory):
+    return _get(inventory, "worker1")

@@ -92,6 +92,11 @@ BAD_ENTRIES = {
         "    auth_string: '{{ prefect_personal_auth_string }}'\n",
         "api_url must start with http:// or https:// (profiles hosted",
     ),
+    "worker1": (
+        "prefect_worker_api_url: ftp://server1/api\n"
+        "prefect_worker_auth_string: '{{ prefect_personal_auth_string }}'\n",
+        "prefect_worker_api_url must be the API URL",
+    ),
 }
 
 

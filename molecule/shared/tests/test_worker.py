@@ -1,0 +1,197 @@
+"""worker1: a Prefect worker under systemd polling the pool "onprem" of
+server1's "personal" instance (basic auth), with the flows of
+molecule/shared/flows deployed from their prefect.yaml.
+
+The kill tests run last (test_zz_*): they restart the worker.
+"""
+
+import json
+import re
+import time
+
+import pytest
+
+UNIT = "prefect-worker@etl.service"
+WORKER_NAME = "worker1-etl"
+API_ENV = "/etc/prefect-worker/api.env"
+DATABASE = "orion_personal"
+HEARTBEAT_WINDOW = 90
+
+
+def sql(db, query, *params):
+    """Rows of a query on the personal instance's database, run on db1 as postgres."""
+    script = (
+        "import json, psycopg, sys\n"
+        f"with psycopg.connect(dbname={DATABASE!r}) as conn:\n"
+        "    rows = conn.execute(sys.argv[1], sys.argv[2:]).fetchall()\n"
+        "    print(json.dumps([list(r) for r in rows], default=str))\n"
+    )
+    db.run("cat > /tmp/sql.py <<'PYEOF'\n" + script + "PYEOF")
+    quoted = " ".join("'" + str(p).replace("'", "'\"'\"'") + "'" for p in (query, *params))
+    result = db.run(f"runuser -u postgres -- python3 /tmp/sql.py {quoted}")
+    assert result.rc == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def prefect_cli(worker, *args):
+    """The worker venv's CLI with the workers' own environment file (the
+    auth string stays out of the command line)."""
+    command = ("systemd-run --quiet --wait --pipe --collect --uid=prefect-worker "
+               f"--property=EnvironmentFile={API_ENV} /opt/prefect-worker/bin/prefect " + " ".join(args))
+    result = worker.run(command)
+    assert result.rc == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def wait_for(what, probe, timeout, interval=2):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"{what}: not within {timeout} s")
+
+
+def run_state(db, flow_run_id):
+    rows = sql(db, "select state_type::text, state_name, coalesce(s.message, '') from flow_run fr "
+                   "left join flow_run_state s on s.id = fr.state_id where fr.id = %s", flow_run_id)
+    return rows[0] if rows else None
+
+
+def test_worker_unit_active_enabled_as_its_user(worker):
+    svc = worker.service(UNIT)
+    assert svc.is_running and svc.is_enabled
+    pid = worker.check_output(f"systemctl show -p MainPID --value {UNIT}")
+    assert worker.check_output(f"ps -o user= -p {pid}") == "prefect-worker"
+    exec_start = worker.check_output(f"systemctl show -p ExecStart --value {UNIT}")
+    for arg in ("--pool onprem", "--type process", f"--name {WORKER_NAME}", "--limit 2", "--with-healthcheck"):
+        assert arg in exec_start.replace('"', ""), arg
+
+
+def test_healthcheck_answers_on_loopback_only(worker):
+    assert worker.socket("tcp://127.0.0.1:8081").is_listening
+    assert not worker.socket("tcp://0.0.0.0:8081").is_listening
+    assert worker.check_output("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8081/health") == "200"
+
+
+def test_secrets_only_in_the_0640_environment_file(worker, inventory_vars):
+    auth_string = inventory_vars["worker1"]["prefect_personal_auth_string"]
+    env = worker.file(API_ENV)
+    assert (env.user, env.group, env.mode) == ("root", "prefect-worker", 0o640)
+    assert auth_string.replace("$", "") in env.content_string.replace("$", "")
+    assert auth_string not in worker.check_output(f"systemctl cat {UNIT}")
+    assert auth_string not in worker.check_output("ps -eo args")
+
+
+def test_flow_code_is_read_only_to_the_flows(worker):
+    code = worker.file("/var/lib/prefect-worker/flows/flows.py")
+    assert (code.user, code.group, code.mode) == ("root", "prefect-worker", 0o640)
+    assert "ReadOnlyPaths=/var/lib/prefect-worker/flows" in worker.check_output(f"systemctl cat {UNIT}")
+
+
+def test_worker_exposure_score(worker):
+    out = worker.check_output(f"systemd-analyze security --no-pager {UNIT}")
+    score = float(re.search(r"Overall exposure level for \S+: ([0-9.]+)", out).group(1))
+    print(f"\nsystemd-analyze security {UNIT}: exposure {score}")
+    assert score <= 3.0
+
+
+def test_pool_and_zombie_automation_on_the_server(db):
+    [[limit, pool_type]] = sql(db, "select concurrency_limit, type from work_pool where name = 'onprem'")
+    assert (limit, pool_type) == (10, "process")
+    [[trigger]] = sql(db, "select trigger::text from automation where name = 'Crash zombie flow runs' and enabled")
+    trigger = json.loads(trigger)
+    assert trigger["posture"] == "Proactive"
+    assert trigger["after"] == ["prefect.flow-run.heartbeat"]
+    assert float(trigger["within"]) == HEARTBEAT_WINDOW
+
+
+def test_scheduled_deployment_runs_on_the_worker_and_lands_in_postgresql(db):
+    """every-30s, applied from prefect.yaml, is picked up by worker1 and
+    ends COMPLETED; the worker's name is stored with the run."""
+    def completed():
+        return sql(db, "select fr.id::text from flow_run fr "
+                       "join deployment d on d.id = fr.deployment_id "
+                       "where d.name = 'every-30s' and fr.state_type = 'COMPLETED' "
+                       "order by fr.end_time limit 1")
+    [[flow_run_id]] = wait_for("a COMPLETED run of every-30s", completed, timeout=240)
+    submitted_by = sql(db, "select resource->>'prefect.resource.name' from events "
+                           "where event = 'prefect.worker.submitted-flow-run' "
+                           "and related::text like %s", f'%prefect.flow-run.{flow_run_id}"%')
+    assert submitted_by == [[WORKER_NAME]]
+
+
+def test_worker_registered_in_its_pool(db):
+    rows = sql(db, "select w.name from worker w join work_pool p on p.id = w.work_pool_id "
+                   "where p.name = 'onprem'")
+    assert [WORKER_NAME] in rows
+
+
+def test_pool_changed_by_hand_is_reported_and_set_back(worker, db, run_playbook, tmp_path):
+    prefect_cli(worker, "work-pool", "set-concurrency-limit", "onprem", "99")
+    assert sql(db, "select concurrency_limit from work_pool where name = 'onprem'") == [[99]]
+
+    # localhost too: the report's own plays run there.
+    report = run_playbook("--limit", "worker1,localhost", "--check", "--diff", "selfhosted.prefect.drift_report",
+                          env={"ANSIBLE_CALLBACKS_ENABLED": "selfhosted.prefect.drift_report",
+                               "SELFHOSTED_PREFECT_DRIFT_REPORT_DIR": str(tmp_path)})
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    text = (tmp_path / "summary.txt").read_text()
+    print(text)
+    assert report.returncode != 0
+    assert summary["drifted_hosts"] == ["worker1"]
+    assert "Ensure the work pools" in text
+    assert sql(db, "select concurrency_limit from work_pool where name = 'onprem'") == [[99]]
+
+    converge = run_playbook("--limit", "worker1", "selfhosted.prefect.site")
+    assert converge.returncode == 0, converge.stdout[-3000:]
+    assert sql(db, "select concurrency_limit from work_pool where name = 'onprem'") == [[10]]
+
+
+def start_long_run(worker, db):
+    out = prefect_cli(worker, "deployment", "run", "sleeper/long-sleep")
+    flow_run_id = re.search(r"UUID: ([0-9a-f-]{36})", out).group(1)
+    wait_for("long-sleep RUNNING", lambda: (run_state(db, flow_run_id) or [None])[0] == "RUNNING", timeout=120)
+    return flow_run_id
+
+
+def main_pid(worker):
+    return worker.check_output(f"systemctl show -p MainPID --value {UNIT}")
+
+
+def test_zz_restart_ends_the_runs_in_flight_through_their_worker(worker, db):
+    """systemctl restart: the flow run gets SIGTERM while its worker still
+    runs, and reports Crashed itself at once (the zombie automation is not
+    needed)."""
+    flow_run_id = start_long_run(worker, db)
+    started = time.time()
+    worker.run(f"systemctl restart {UNIT}")
+    state = wait_for("the run in a final state",
+                     lambda: (s := run_state(db, flow_run_id)) and s[0] != "RUNNING" and s, timeout=30, interval=1)
+    print(f"\nsystemctl restart of the worker: run {state[1]} after {time.time() - started:.1f} s ({state[2]!r})")
+    assert state[0] == "CRASHED"
+    assert "termination signal" in state[2]
+    assert worker.service(UNIT).is_running
+
+
+def test_zz_kill_9_of_the_worker_restarts_it_and_the_automation_crashes_its_run(worker, db):
+    """kill -9 of the worker: systemd starts it again; the flow process,
+    left without its worker, cannot report its end, so the run stays
+    RUNNING until the zombie automation sees no heartbeat for the window."""
+    flow_run_id = start_long_run(worker, db)
+    time.sleep(5)  # the run's first heartbeat is out
+    killed_pid = main_pid(worker)
+    started = time.time()
+    worker.run(f"kill -9 {killed_pid}")
+
+    wait_for("the worker restarted by systemd",
+             lambda: main_pid(worker) not in ("0", killed_pid) and worker.service(UNIT).is_running, timeout=60)
+    state = wait_for("the run in a final state",
+                     lambda: (s := run_state(db, flow_run_id)) and s[0] != "RUNNING" and s,
+                     timeout=HEARTBEAT_WINDOW + 90, interval=5)
+    elapsed = time.time() - started
+    print(f"\nkill -9 of the worker: run {state[1]} after {elapsed:.0f} s ({state[2]!r})")
+    assert state[0] == "CRASHED"
+    assert "No heartbeat" in state[2]
+    assert elapsed < HEARTBEAT_WINDOW + 60
