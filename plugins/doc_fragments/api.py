@@ -37,6 +37,18 @@ options:
     default: 30
 requirements:
   - None on the managed host beyond Python; requests go through Ansible's own HTTP client.
+attributes:
+  check_mode:
+    support: full
+    description: Can run in check_mode and return changed status prediction without modifying target.
+  diff_mode:
+    support: full
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+  action_group:
+    support: full
+    membership:
+      - selfhosted.prefect.api
+    description: Use C(group/selfhosted.prefect.api) in C(module_defaults) to set the connection options once.
 notes:
   - The module talks to the API from the managed host; delegate it to a host that can reach the
     API, and run it once per object (C(run_once)), not once per host.

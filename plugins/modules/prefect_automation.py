@@ -59,11 +59,6 @@ options:
     default: present
 extends_documentation_fragment:
   - selfhosted.prefect.api
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
 author:
   - selfhosted.prefect developers (@selfhosted)
 seealso:

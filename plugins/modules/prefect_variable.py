@@ -35,11 +35,6 @@ options:
     default: present
 extends_documentation_fragment:
   - selfhosted.prefect.api
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
 author:
   - selfhosted.prefect developers (@selfhosted)
 seealso:
@@ -94,9 +89,9 @@ def ensure_present(module, client, path, before):
         if not module.check_mode:
             after = managed(client.post("/variables/", wanted))
         return True, after
-    # The value compares whole; tags as a set (the server keeps no order).
-    if before["value"] == wanted["value"] and not subset_differs(wanted.get("tags", []), before["tags"]
-                                                                  if "tags" in wanted else []):
+    # The value compares whole; tags, when given, as a set (the server keeps no order).
+    tags_differ = "tags" in wanted and subset_differs(wanted["tags"], before["tags"])
+    if before["value"] == wanted["value"] and not tags_differ:
         return False, before
     if not module.check_mode:
         client.patch(path, wanted)

@@ -9,8 +9,6 @@ import json
 import re
 import time
 
-import pytest
-
 UNIT = "prefect-worker@etl.service"
 WORKER_NAME = "worker1-etl"
 API_ENV = "/etc/prefect-worker/api.env"

@@ -94,3 +94,11 @@ def rest(server):
             raw = response.read()
         return json.loads(raw) if raw else None
     return call
+
+
+@pytest.fixture
+def run(run_module):
+    """run(module, args, check=False, diff=False) -> the module's result."""
+    def call(module, args, **kwargs):
+        return run_module(module, args, **kwargs)[0]
+    return call

@@ -21,9 +21,9 @@ def cli_default_template(pool_type="process"):
     return json.loads(out)
 
 
-def test_creates_a_pool_with_the_template_the_cli_would_write(run_module, api, rest, prefect_python):
+def test_creates_a_pool_with_the_template_the_cli_would_write(run, api, rest, prefect_python):
     args = dict(api, name="created", concurrency_limit=4, description="nightly", prefect_python=prefect_python)
-    result, _ = run_module(prefect_work_pool, args, diff=True)
+    result = run(prefect_work_pool, args, diff=True)
     assert result["changed"] is True
     stored = rest("GET", "/work_pools/created")
     assert stored["type"] == "process"
@@ -34,106 +34,106 @@ def test_creates_a_pool_with_the_template_the_cli_would_write(run_module, api, r
     assert result["diff"]["after"]["concurrency_limit"] == 4
     assert AUTH_STRING not in json.dumps(result)
 
-    again, _ = run_module(prefect_work_pool, args)
+    again = run(prefect_work_pool, args)
     assert again["changed"] is False
 
 
-def test_check_mode_reports_a_new_pool_without_creating_it(run_module, api, rest, prefect_python):
-    result, _ = run_module(prefect_work_pool, dict(api, name="only-checked", prefect_python=prefect_python),
-                           check=True, diff=True)
+def test_check_mode_reports_a_new_pool_without_creating_it(run, api, rest, prefect_python):
+    args = dict(api, name="only-checked", prefect_python=prefect_python)
+    result = run(prefect_work_pool, args, check=True, diff=True)
     assert result["changed"] is True
     assert result["diff"]["after"]["name"] == "only-checked"
     assert rest("POST", "/work_pools/filter", {"work_pools": {"name": {"any_": ["only-checked"]}}}) == []
 
 
-def test_a_pool_changed_by_hand_is_reported_in_check_mode_and_set_back(run_module, api, rest, prefect_python):
+def test_a_pool_changed_by_hand_is_reported_in_check_mode_and_set_back(run, api, rest, prefect_python):
     args = dict(api, name="drifting", concurrency_limit=2, paused=False, prefect_python=prefect_python)
-    run_module(prefect_work_pool, args)
+    run(prefect_work_pool, args)
     rest("PATCH", "/work_pools/drifting", {"concurrency_limit": 50, "is_paused": True})
 
-    checked, _ = run_module(prefect_work_pool, args, check=True, diff=True)
+    checked = run(prefect_work_pool, args, check=True, diff=True)
     assert checked["changed"] is True
     assert checked["diff"]["before"]["concurrency_limit"] == 50
     assert checked["diff"]["after"]["concurrency_limit"] == 2
     assert checked["diff"]["after"]["is_paused"] is False
     assert rest("GET", "/work_pools/drifting")["concurrency_limit"] == 50
 
-    fixed, _ = run_module(prefect_work_pool, args)
+    fixed = run(prefect_work_pool, args)
     assert fixed["changed"] is True
     stored = rest("GET", "/work_pools/drifting")
     assert (stored["concurrency_limit"], stored["is_paused"]) == (2, False)
 
 
-def test_options_left_out_are_not_managed_and_minus_one_removes_the_limit(run_module, api, rest, prefect_python):
-    run_module(prefect_work_pool, dict(api, name="limits", concurrency_limit=3, prefect_python=prefect_python))
+def test_options_left_out_are_not_managed_and_minus_one_removes_the_limit(run, api, rest, prefect_python):
+    run(prefect_work_pool, dict(api, name="limits", concurrency_limit=3, prefect_python=prefect_python))
     rest("PATCH", "/work_pools/limits", {"description": "set in the UI"})
-    result, _ = run_module(prefect_work_pool, dict(api, name="limits", concurrency_limit=-1))
+    result = run(prefect_work_pool, dict(api, name="limits", concurrency_limit=-1))
     assert result["changed"] is True
     stored = rest("GET", "/work_pools/limits")
     assert stored["concurrency_limit"] is None
     assert stored["description"] == "set in the UI"
 
 
-def test_a_given_template_replaces_the_stored_one(run_module, api, rest, prefect_python):
+def test_a_given_template_replaces_the_stored_one(run, api, rest, prefect_python):
     template = cli_default_template()
     template["variables"]["properties"]["working_dir"]["default"] = "/srv/flows"
-    run_module(prefect_work_pool, dict(api, name="templated", prefect_python=prefect_python))
-    result, _ = run_module(prefect_work_pool, dict(api, name="templated", base_job_template=template))
+    run(prefect_work_pool, dict(api, name="templated", prefect_python=prefect_python))
+    result = run(prefect_work_pool, dict(api, name="templated", base_job_template=template))
     assert result["changed"] is True
     assert rest("GET", "/work_pools/templated")["base_job_template"] == template
-    again, _ = run_module(prefect_work_pool, dict(api, name="templated", base_job_template=template))
+    again = run(prefect_work_pool, dict(api, name="templated", base_job_template=template))
     assert again["changed"] is False
 
 
-def test_a_pools_type_cannot_change(run_module, api, prefect_python):
-    run_module(prefect_work_pool, dict(api, name="typed", prefect_python=prefect_python))
-    result, _ = run_module(prefect_work_pool, dict(api, name="typed", type="docker", base_job_template={}))
+def test_a_pools_type_cannot_change(run, api, prefect_python):
+    run(prefect_work_pool, dict(api, name="typed", prefect_python=prefect_python))
+    result = run(prefect_work_pool, dict(api, name="typed", type="docker", base_job_template={}))
     assert result["failed"] is True
     assert "has type 'process', not 'docker'" in result["msg"]
 
 
-def test_an_unknown_type_lists_the_known_ones(run_module, api, rest, prefect_python):
-    result, _ = run_module(prefect_work_pool, dict(api, name="mystery", type="mystery", prefect_python=prefect_python))
+def test_an_unknown_type_lists_the_known_ones(run, api, rest, prefect_python):
+    result = run(prefect_work_pool, dict(api, name="mystery", type="mystery", prefect_python=prefect_python))
     assert result["failed"] is True
     assert result["msg"].startswith("unknown work pool type 'mystery'")
     assert "process" in result["msg"]
     assert rest("POST", "/work_pools/filter", {"work_pools": {"name": {"any_": ["mystery"]}}}) == []
 
 
-def test_a_new_pool_needs_a_template_source(run_module, api):
-    result, _ = run_module(prefect_work_pool, dict(api, name="no-template"))
+def test_a_new_pool_needs_a_template_source(run, api):
+    result = run(prefect_work_pool, dict(api, name="no-template"))
     assert result["failed"] is True
     assert "give base_job_template or prefect_python" in result["msg"]
 
 
-def test_a_template_the_server_refuses_gives_its_message(run_module, api):
+def test_a_template_the_server_refuses_gives_its_message(run, api):
     bad = {"job_configuration": {"command": "{{ nowhere }}"}, "variables": {"properties": {}}}
-    result, _ = run_module(prefect_work_pool, dict(api, name="bad-template", base_job_template=bad))
+    result = run(prefect_work_pool, dict(api, name="bad-template", base_job_template=bad))
     assert result["failed"] is True
     assert "(422)" in result["msg"]
     assert "nowhere" in result["msg"]
 
 
-def test_a_negative_limit_other_than_minus_one_fails(run_module, api):
-    result, _ = run_module(prefect_work_pool, dict(api, name="neg", concurrency_limit=-5))
+def test_a_negative_limit_other_than_minus_one_fails(run, api):
+    result = run(prefect_work_pool, dict(api, name="neg", concurrency_limit=-5))
     assert result["failed"] is True
     assert "concurrency_limit must be -1" in result["msg"]
 
 
-def test_absent_deletes_once(run_module, api, rest, prefect_python):
-    run_module(prefect_work_pool, dict(api, name="doomed", prefect_python=prefect_python))
-    checked, _ = run_module(prefect_work_pool, dict(api, name="doomed", state="absent"), check=True)
+def test_absent_deletes_once(run, api, rest, prefect_python):
+    run(prefect_work_pool, dict(api, name="doomed", prefect_python=prefect_python))
+    checked = run(prefect_work_pool, dict(api, name="doomed", state="absent"), check=True)
     assert checked["changed"] is True
     assert rest("GET", "/work_pools/doomed")["name"] == "doomed"
-    deleted, _ = run_module(prefect_work_pool, dict(api, name="doomed", state="absent"), diff=True)
+    deleted = run(prefect_work_pool, dict(api, name="doomed", state="absent"), diff=True)
     assert deleted["changed"] is True
     assert deleted["work_pool"] is None
-    again, _ = run_module(prefect_work_pool, dict(api, name="doomed", state="absent"))
+    again = run(prefect_work_pool, dict(api, name="doomed", state="absent"))
     assert again["changed"] is False
 
 
-def test_wrong_credentials_fail_without_showing_them(run_module, server):
-    result, _ = run_module(prefect_work_pool, dict(api_url=server, auth_string="ops:not-it", name="x"))
+def test_wrong_credentials_fail_without_showing_them(run, server):
+    result = run(prefect_work_pool, dict(api_url=server, auth_string="ops:not-it", name="x"))
     assert result["failed"] is True
     assert "(401)" in result["msg"]
     assert "not-it" not in json.dumps(result)
