@@ -36,6 +36,9 @@ PLAY = """
     ("prefect_client",
      "        prefect_client_profiles: [{name: hosted, api_url: 'ftp://server/api'}]",
      "api_url must start with http:// or https:// (profiles hosted"),
+    ("prefect_worker",
+     "        prefect_worker_api_url: 'ftp://server/api'",
+     "prefect_worker_api_url must be the API URL"),
 ])
 def test_role_reaches_its_own_validation_without_facts(tmp_path, role, role_vars, message):
     playbook = tmp_path / "play.yml"
