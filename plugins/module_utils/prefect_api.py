@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 
 from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.common.text.converters import to_text
@@ -33,9 +34,10 @@ API_ARGUMENT_SPEC = dict(
 class PrefectApiError(Exception):
     """A request failed; str() is the message for the user."""
 
-    def __init__(self, message, status=None):
+    def __init__(self, message, status=None, csrf=False):
         super().__init__(message)
         self.status = status
+        self.csrf = csrf  # a 403 of the server's CSRF protection
 
 
 def api_argument_spec(**options):
@@ -74,8 +76,17 @@ def _error_payload(raw):
     return payload if isinstance(payload, dict) else {}
 
 
+MUTATING_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
 class PrefectApi:
-    """client = PrefectApi(module.params); client.get('/work_pools/x')"""
+    """client = PrefectApi(module.params); client.get('/work_pools/x')
+
+    A server with CSRF protection (PREFECT_SERVER_CSRF_PROTECTION_ENABLED)
+    answers a change without a token with 403; the client then fetches a
+    token for itself, as Prefect's own client does, and sends the change
+    again once.
+    """
 
     def __init__(self, params):
         self.base = params["api_url"].rstrip("/")
@@ -109,6 +120,21 @@ class PrefectApi:
         return self.request("DELETE", path)
 
     def request(self, method, path, body=None):
+        try:
+            return self._send(method, path, body)
+        except PrefectApiError as exc:
+            if not (exc.csrf and method in MUTATING_METHODS and "Prefect-Csrf-Token" not in self.headers):
+                raise
+        self._add_csrf_token()
+        return self._send(method, path, body)
+
+    def _add_csrf_token(self):
+        client_id = str(uuid.uuid4())
+        token = self._send("GET", "/csrf-token?client=" + client_id)
+        self.headers["Prefect-Csrf-Token"] = token["token"]
+        self.headers["Prefect-Csrf-Client"] = client_id
+
+    def _send(self, method, path, body=None):
         url = self.base + path
         data = None if body is None else json.dumps(body)
         try:
@@ -149,8 +175,9 @@ class PrefectApi:
             return PrefectApiError(
                 "the Prefect API refused %s %s (422): %s" % (method, path, validation_errors(payload)),
                 exc.code)
-        detail = payload.get("detail") or payload.get("exception_message") or exc.reason
-        return PrefectApiError("%s failed with HTTP %s: %s" % (what, exc.code, to_text(detail)), exc.code)
+        detail = to_text(payload.get("detail") or payload.get("exception_message") or exc.reason)
+        return PrefectApiError("%s failed with HTTP %s: %s" % (what, exc.code, detail), exc.code,
+                               csrf=exc.code == 403 and "CSRF" in detail)
 
 
 def subset_differs(wanted, current):

@@ -4,11 +4,13 @@ import socket
 import time
 
 from prefect import flow
+from prefect.variables import Variable
 
 
 @flow(log_prints=True)
 def tick() -> str:
-    print(f"tick on {socket.gethostname()}")
+    greeting = Variable.get("greeting", default="no variable")
+    print(f"tick on {socket.gethostname()}: {greeting}")
     return socket.gethostname()
 
 

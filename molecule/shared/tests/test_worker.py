@@ -118,6 +118,8 @@ def test_scheduled_deployment_runs_on_the_worker_and_lands_in_postgresql(db):
                            "where event = 'prefect.worker.submitted-flow-run' "
                            "and related::text like %s", f'%prefect.flow-run.{flow_run_id}"%')
     assert submitted_by == [[WORKER_NAME]]
+    printed = sql(db, "select message from log where flow_run_id = %s and message like 'tick on %%'", flow_run_id)
+    assert printed == [["tick on worker1: hello from an Ansible-managed variable"]]
 
 
 def test_worker_registered_in_its_pool(db):

@@ -44,16 +44,16 @@ def prefect_python():
     return os.path.join(os.path.dirname(PREFECT_BIN), "python")
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    """The API root URL of a running server; basic auth is AUTH_STRING."""
+def start_server(tmp_path_factory, **settings):
+    """Yield the API root URL of a server with basic auth AUTH_STRING and
+    the given PREFECT_* settings; stop it afterwards."""
     if not PREFECT_BIN:
         pytest.skip("PREFECT_BIN is not set")
     home = tmp_path_factory.mktemp("prefect-home")
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
     env.update(PREFECT_HOME=str(home), PREFECT_SERVER_API_AUTH_STRING=AUTH_STRING,
-               PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_UI_ENABLED="false")
+               PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_UI_ENABLED="false", **settings)
     log_path = home / "server.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen([PREFECT_BIN, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
@@ -68,6 +68,18 @@ def server(tmp_path_factory):
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """The API root URL of a running server; basic auth is AUTH_STRING."""
+    yield from start_server(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def csrf_server(tmp_path_factory):
+    """The same with CSRF protection on."""
+    yield from start_server(tmp_path_factory, PREFECT_SERVER_CSRF_PROTECTION_ENABLED="true")
 
 
 @pytest.fixture

@@ -55,6 +55,23 @@ def test_422_gives_the_servers_message_without_the_submitted_value(server):
     assert "hunter2-value" not in message
 
 
+def test_changes_pass_csrf_protection_with_a_token_of_their_own(csrf_server):
+    api = client(csrf_server)
+    created = api.post("/variables/", {"name": "behind_csrf", "value": 1})
+    assert api.headers["Prefect-Csrf-Client"]
+    api.patch("/variables/name/behind_csrf", {"value": 2})
+    assert client(csrf_server).get("/variables/name/behind_csrf")["value"] == 2
+    client(csrf_server).delete("/variables/name/behind_csrf")
+    assert client(csrf_server).get("/variables/name/behind_csrf", missing_ok=True) is None
+    assert created["name"] == "behind_csrf"
+
+
+def test_a_server_without_csrf_protection_gets_no_token_request(server):
+    api = client(server)
+    api.post("/variables/", {"name": "no_csrf", "value": 1})
+    assert "Prefect-Csrf-Token" not in api.headers
+
+
 def test_validation_errors_drop_the_input_and_the_body_prefix():
     payload = {"exception_detail": [
         {"loc": ["body", "concurrency_limit"], "msg": "Input should be >= 0", "input": -5},

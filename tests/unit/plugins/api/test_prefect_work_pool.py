@@ -132,6 +132,13 @@ def test_absent_deletes_once(run, api, rest, prefect_python):
     assert again["changed"] is False
 
 
+def test_creates_a_pool_behind_csrf_protection(run, csrf_server, prefect_python):
+    args = dict(api_url=csrf_server, auth_string=AUTH_STRING, name="guarded", concurrency_limit=1,
+                prefect_python=prefect_python)
+    assert run(prefect_work_pool, args)["changed"] is True
+    assert run(prefect_work_pool, dict(args, concurrency_limit=2))["work_pool"]["concurrency_limit"] == 2
+
+
 def test_wrong_credentials_fail_without_showing_them(run, server):
     result = run(prefect_work_pool, dict(api_url=server, auth_string="ops:not-it", name="x"))
     assert result["failed"] is True
