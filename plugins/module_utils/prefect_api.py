@@ -180,6 +180,27 @@ class PrefectApi:
                                csrf=exc.code == 403 and "CSRF" in detail)
 
 
+def converge_object(module, result_key, read, delete, ensure_present):
+    """What every API module does with its object: read it, then delete it
+    (state=absent) or create/update it (ensure_present(before) returns
+    (changed, after)), honouring check mode; exit with changed, the object
+    under result_key, and before/after as the diff."""
+    try:
+        before = read()
+        if module.params["state"] == "absent":
+            changed, after = before is not None, None
+            if changed and not module.check_mode:
+                delete(before)
+        else:
+            changed, after = ensure_present(before)
+    except PrefectApiError as exc:
+        module.fail_json(msg=str(exc))
+    result = {"changed": changed, result_key: after}
+    if module._diff:
+        result["diff"] = dict(before=before or {}, after=after or {})
+    module.exit_json(**result)
+
+
 def subset_differs(wanted, current):
     """True when a value the user gave differs from the server's. Mappings
     compare only the keys the user gave (the server fills in defaults and

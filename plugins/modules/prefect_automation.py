@@ -106,7 +106,7 @@ automation:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.selfhosted.prefect.plugins.module_utils.prefect_api import (
-    PrefectApi, PrefectApiError, api_argument_spec, subset_differs,
+    PrefectApi, PrefectApiError, api_argument_spec, converge_object, subset_differs,
 )
 
 FIELDS = ("name", "description", "enabled", "trigger", "actions", "actions_on_trigger", "actions_on_resolve")
@@ -155,20 +155,12 @@ def main():
         supports_check_mode=True,
     )
     client = PrefectApi(module.params)
-    try:
-        before = managed(find_by_name(client, module.params["name"]))
-        if module.params["state"] == "absent":
-            changed, after = before is not None, None
-            if changed and not module.check_mode:
-                client.delete("/automations/%s" % before["id"])
-        else:
-            changed, after = ensure_present(module, client, before)
-    except PrefectApiError as exc:
-        module.fail_json(msg=str(exc))
-    result = dict(changed=changed, automation=after)
-    if module._diff:
-        result["diff"] = dict(before=before or {}, after=after or {})
-    module.exit_json(**result)
+    converge_object(
+        module, "automation",
+        read=lambda: managed(find_by_name(client, module.params["name"])),
+        delete=lambda before: client.delete("/automations/%s" % before["id"]),
+        ensure_present=lambda before: ensure_present(module, client, before),
+    )
 
 
 if __name__ == "__main__":

@@ -70,7 +70,7 @@ variable:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.selfhosted.prefect.plugins.module_utils.prefect_api import (
-    PrefectApi, PrefectApiError, api_argument_spec, path_segment, subset_differs,
+    PrefectApi, api_argument_spec, converge_object, path_segment, subset_differs,
 )
 
 
@@ -112,20 +112,12 @@ def main():
     )
     client = PrefectApi(module.params)
     path = "/variables/name/" + path_segment(module.params["name"])
-    try:
-        before = managed(client.get(path, missing_ok=True))
-        if module.params["state"] == "absent":
-            changed, after = before is not None, None
-            if changed and not module.check_mode:
-                client.delete(path)
-        else:
-            changed, after = ensure_present(module, client, path, before)
-    except PrefectApiError as exc:
-        module.fail_json(msg=str(exc))
-    result = dict(changed=changed, variable=after)
-    if module._diff:
-        result["diff"] = dict(before=before or {}, after=after or {})
-    module.exit_json(**result)
+    converge_object(
+        module, "variable",
+        read=lambda: managed(client.get(path, missing_ok=True)),
+        delete=lambda before: client.delete(path),
+        ensure_present=lambda before: ensure_present(module, client, path, before),
+    )
 
 
 if __name__ == "__main__":

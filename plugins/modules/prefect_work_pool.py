@@ -108,7 +108,7 @@ import json
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.selfhosted.prefect.plugins.module_utils.prefect_api import (
-    PrefectApi, PrefectApiError, api_argument_spec, path_segment,
+    PrefectApi, api_argument_spec, converge_object, path_segment,
 )
 
 FIELDS = ("name", "type", "description", "is_paused", "concurrency_limit", "base_job_template")
@@ -202,20 +202,12 @@ def main():
     )
     client = PrefectApi(module.params)
     path = "/work_pools/" + path_segment(module.params["name"])
-    try:
-        before = managed(client.get(path, missing_ok=True))
-        if module.params["state"] == "absent":
-            changed, after = before is not None, None
-            if changed and not module.check_mode:
-                client.delete(path)
-        else:
-            changed, after = ensure_present(module, client, path, before)
-    except PrefectApiError as exc:
-        module.fail_json(msg=str(exc))
-    result = dict(changed=changed, work_pool=after)
-    if module._diff:
-        result["diff"] = dict(before=before or {}, after=after or {})
-    module.exit_json(**result)
+    converge_object(
+        module, "work_pool",
+        read=lambda: managed(client.get(path, missing_ok=True)),
+        delete=lambda before: client.delete(path),
+        ensure_present=lambda before: ensure_present(module, client, path, before),
+    )
 
 
 if __name__ == "__main__":
