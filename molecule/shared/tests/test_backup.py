@@ -1,0 +1,74 @@
+"""db1's prefect-db-backup.timer and service (prefect_postgresql): dumps
+of both databases that pg_restore can read, retention by count and age, and
+a failed dump that shows in `systemctl --failed`."""
+
+import re
+
+BACKUP_DIR = "/var/backups/prefect-db"
+SERVICE = "prefect-db-backup.service"
+
+
+def dumps(db, name):
+    return sorted(db.check_output(f"ls -1 {BACKUP_DIR}/{name}.*.dump 2>/dev/null || true").split())
+
+
+def test_timer_enabled_and_scheduled(db):
+    timer = db.service("prefect-db-backup.timer")
+    assert timer.is_enabled and timer.is_running
+    assert db.check_output("systemctl show -p TimersCalendar --value prefect-db-backup.timer").startswith(
+        "{ OnCalendar=*-*-* 02:30:00")
+
+
+def test_backup_dumps_every_database_readably(db):
+    result = db.run(f"systemctl start {SERVICE}")
+    assert result.rc == 0, result.stderr
+    directory = db.file(BACKUP_DIR)
+    assert (directory.user, directory.mode) == ("postgres", 0o700)
+    for name in ("orion", "orion_personal"):
+        [*_older, newest] = dumps(db, name)
+        assert re.search(rf"/{name}\.\d{{8}}T\d{{6}}Z\.scheduled\.dump$", newest)
+        dump = db.file(newest)
+        assert (dump.user, dump.mode) == ("postgres", 0o600)
+        listing = db.check_output(f"runuser -u postgres -- pg_restore --list {newest}")
+        assert "TABLE public flow_run " in listing
+    journal = db.check_output(f"journalctl --no-pager -o cat -u {SERVICE} -n 20")
+    print("\n" + "\n".join(line for line in journal.splitlines() if line.startswith("dumped")))
+    assert re.search(r"dumped orion to \S+: \d+ bytes in [\d.]+ s", journal)
+
+
+def fake_dump(db, name, stamp, days_ago):
+    db.check_output(f"runuser -u postgres -- touch -d '-{days_ago} days' {BACKUP_DIR}/{name}.{stamp}.old.dump")
+    return f"{BACKUP_DIR}/{name}.{stamp}.old.dump"
+
+
+def test_retention_by_age_and_count(db):
+    """keep_days 14, keep_count 7. orion: eight dumps younger than 14 days
+    stay beyond the count, three older ones go. orion_personal: only old
+    dumps besides the real ones, and the newest 7 stay however old."""
+    recent = [fake_dump(db, "orion", f"2099010{day}T000000Z", day) for day in range(1, 9)]
+    old = [fake_dump(db, "orion", f"2026010{day}T000000Z", 20 + day) for day in range(1, 4)]
+    very_old = [fake_dump(db, "orion_personal", f"20250{day:02d}01T000000Z", 20 + day) for day in range(1, 11)]
+    assert db.run(f"systemctl start {SERVICE}").rc == 0
+
+    kept = dumps(db, "orion")
+    assert set(recent) <= set(kept)
+    assert not set(old) & set(kept)
+    # The two real dumps (this run and the previous test's) and the five youngest old ones.
+    kept_personal = dumps(db, "orion_personal")
+    assert len(kept_personal) == 7
+    assert set(kept_personal) & set(very_old) == set(very_old[:5])
+    assert "pruned" in db.check_output(f"journalctl --no-pager -o cat -u {SERVICE} -n 40")
+    for dump in recent:
+        db.check_output(f"rm -f {dump}")
+
+
+def test_a_failed_dump_fails_the_unit(db):
+    db.check_output(f"chmod 0500 {BACKUP_DIR}")
+    try:
+        assert db.run(f"systemctl start {SERVICE}").rc != 0
+        assert SERVICE in db.check_output("systemctl --failed --no-legend --plain")
+        assert "pg_dump of orion failed" in db.check_output(f"journalctl --no-pager -o cat -u {SERVICE} -n 30")
+    finally:
+        db.check_output(f"chmod 0700 {BACKUP_DIR}")
+        db.run(f"systemctl reset-failed {SERVICE}")
+    assert db.run(f"systemctl start {SERVICE}").rc == 0
