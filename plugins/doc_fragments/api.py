@@ -51,5 +51,6 @@ attributes:
     description: Use C(group/selfhosted.prefect.api) in C(module_defaults) to set the connection options once.
 notes:
   - The module talks to the API from the managed host; delegate it to a host that can reach the
-    API, and run it once per object (C(run_once)), not once per host.
+    API. Run it once per object (C(run_once)), or one host at a time (C(throttle=1)) when the hosts
+    may declare different objects, so that two hosts never race to create the same one.
 """

@@ -131,6 +131,8 @@ class PrefectApi:
     def _add_csrf_token(self):
         client_id = str(uuid.uuid4())
         token = self._send("GET", "/csrf-token?client=" + client_id)
+        if not isinstance(token, dict) or "token" not in token:
+            raise PrefectApiError("%s/csrf-token answered no token: is api_url the Prefect API?" % self.base)
         self.headers["Prefect-Csrf-Token"] = token["token"]
         self.headers["Prefect-Csrf-Client"] = client_id
 
@@ -201,6 +203,11 @@ def converge_object(module, result_key, read, delete, ensure_present):
     module.exit_json(**result)
 
 
+def same_json(first, second):
+    """Equal as JSON values: 1, 1.0 and true are three different values."""
+    return json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+
+
 def subset_differs(wanted, current):
     """True when a value the user gave differs from the server's. Mappings
     compare only the keys the user gave (the server fills in defaults and
@@ -214,8 +221,10 @@ def subset_differs(wanted, current):
         if not isinstance(current, list):
             return True
         if all(isinstance(item, (str, int, float, bool)) for item in wanted + current):
-            return set(wanted) != set(current)
+            return set(json.dumps(item) for item in wanted) != set(json.dumps(item) for item in current)
         if len(wanted) != len(current):
             return True
         return any(subset_differs(w, c) for w, c in zip(wanted, current))
+    if isinstance(wanted, bool) or isinstance(current, bool):
+        return wanted is not current
     return wanted != current

@@ -114,6 +114,8 @@ FIELDS = ("name", "description", "enabled", "trigger", "actions", "actions_on_tr
 
 def find_by_name(client, name):
     found = client.post("/automations/filter", {"automations": {"name": {"any_": [name]}}})
+    if not isinstance(found, list):
+        raise PrefectApiError("POST /automations/filter did not answer a list: is api_url the Prefect API?")
     if len(found) > 1:
         raise PrefectApiError("%d automations are named %r: delete all but one in the UI, then run the task "
                               "again" % (len(found), name))

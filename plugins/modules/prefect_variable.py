@@ -70,7 +70,7 @@ variable:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.selfhosted.prefect.plugins.module_utils.prefect_api import (
-    PrefectApi, api_argument_spec, converge_object, path_segment, subset_differs,
+    PrefectApi, api_argument_spec, converge_object, path_segment, same_json, subset_differs,
 )
 
 
@@ -91,7 +91,7 @@ def ensure_present(module, client, path, before):
         return True, after
     # The value compares whole; tags, when given, as a set (the server keeps no order).
     tags_differ = "tags" in wanted and subset_differs(wanted["tags"], before["tags"])
-    if before["value"] == wanted["value"] and not tags_differ:
+    if same_json(before["value"], wanted["value"]) and not tags_differ:
         return False, before
     if not module.check_mode:
         client.patch(path, wanted)

@@ -41,15 +41,15 @@ options:
     description:
       - The pool's base job template (C(job_configuration) and C(variables)), as C(prefect work-pool
         get-default-base-job-template) prints it.
-      - Without it, the type's default template is read from the Prefect installed with
-        O(prefect_python), as C(prefect work-pool create) does, with no internet access.
-      - Without it and without O(prefect_python), the template of an existing pool is not managed.
+      - Without it, a new pool gets the type's default template, read from the Prefect installed with
+        O(prefect_python) as C(prefect work-pool create) does, with no internet access; the template of
+        an existing pool is then not managed (edits in the UI stay, and a Prefect upgrade does not reset it).
     type: dict
   prefect_python:
     description:
       - Python interpreter of a venv where Prefect (and the worker type's collection) is installed,
-        for example C(/opt/prefect-worker/venv/bin/python).
-      - Used only to read the default base job template of O(type).
+        for example C(/opt/prefect-worker/bin/python).
+      - Used only to read the default base job template of O(type) when the pool is created.
     type: path
   state:
     description: V(present) creates or updates the pool; V(absent) deletes it.
@@ -71,7 +71,7 @@ EXAMPLES = r"""
     api_url: http://prefect1:4200/api
     name: onprem
     concurrency_limit: 20
-    prefect_python: /opt/prefect-worker/venv/bin/python
+    prefect_python: /opt/prefect-worker/bin/python
   run_once: true
 
 - name: Pause a pool for maintenance, behind basic auth and a private CA
@@ -131,7 +131,10 @@ def default_template(module):
     rc, out, err = module.run_command([python, "-c", DEFAULT_TEMPLATE_SCRIPT, pool_type])
     if rc != 0:
         module.fail_json(msg="cannot read the default base job template with %s: %s" % (python, err.strip()))
-    answer = json.loads(out.strip().splitlines()[-1])
+    try:
+        answer = json.loads(out.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        module.fail_json(msg="%s printed no default base job template for %r: %s" % (python, pool_type, out[-500:]))
     if "template" not in answer:
         module.fail_json(msg="unknown work pool type %r: the Prefect of %s knows %s; install the type's "
                          "collection into that venv or give base_job_template"
@@ -154,8 +157,6 @@ def desired_fields(module):
         wanted["concurrency_limit"] = None if params["concurrency_limit"] == -1 else params["concurrency_limit"]
     if params["base_job_template"] is not None:
         wanted["base_job_template"] = params["base_job_template"]
-    elif params["prefect_python"]:
-        wanted["base_job_template"] = default_template(module)
     return wanted
 
 
@@ -167,8 +168,10 @@ def ensure_present(module, client, path, before):
     wanted = desired_fields(module)
     if before is None:
         if "base_job_template" not in wanted:
-            module.fail_json(msg="work pool %r does not exist: give base_job_template or prefect_python "
-                             "so that it can be created with a template" % module.params["name"])
+            if not module.params["prefect_python"]:
+                module.fail_json(msg="work pool %r does not exist: give base_job_template or prefect_python "
+                                 "so that it can be created with a template" % module.params["name"])
+            wanted["base_job_template"] = default_template(module)
         after = dict(managed(dict(description=None, is_paused=False, concurrency_limit=None)), **wanted)
         if not module.check_mode:
             after = managed(client.post("/work_pools/", wanted))

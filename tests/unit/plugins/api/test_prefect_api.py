@@ -91,6 +91,8 @@ def test_validation_errors_drop_the_input_and_the_body_prefix():
     ([{"t": 1}], [{"t": 1}, {"t": 2}], True),          # an extra action is drift
     ([{"t": 1}, {"t": 2}], [{"t": 2}, {"t": 1}], True),  # actions keep their order
     (90, 90.0, False),
+    (True, 1, True),                                   # JSON true is not 1
+    ([1], [True], True),
 ])
 def test_subset_differs(wanted, current, differs):
     assert subset_differs(wanted, current) is differs

@@ -38,6 +38,13 @@ def test_a_value_with_fewer_keys_is_a_change(run, api, rest):
     assert rest("GET", "/variables/name/mapping")["value"] == {"a": 1}
 
 
+def test_a_number_becoming_a_boolean_is_a_change(run, api, rest):
+    run(prefect_variable, dict(api, name="flag", value=1))
+    result = run(prefect_variable, dict(api, name="flag", value=True))
+    assert result["changed"] is True
+    assert rest("GET", "/variables/name/flag")["value"] is True
+
+
 def test_tags_left_out_are_kept(run, api, rest):
     run(prefect_variable, dict(api, name="tagged", value="x", tags=["keep"]))
     result = run(prefect_variable, dict(api, name="tagged", value="y"))

@@ -85,6 +85,16 @@ def test_a_given_template_replaces_the_stored_one(run, api, rest, prefect_python
     assert again["changed"] is False
 
 
+def test_an_existing_pools_template_is_left_alone_without_base_job_template(run, api, rest, prefect_python):
+    run(prefect_work_pool, dict(api, name="hand-edited", prefect_python=prefect_python))
+    template = rest("GET", "/work_pools/hand-edited")["base_job_template"]
+    template["variables"]["properties"]["working_dir"]["default"] = "/srv/edited-in-the-ui"
+    rest("PATCH", "/work_pools/hand-edited", {"base_job_template": template})
+    result = run(prefect_work_pool, dict(api, name="hand-edited", prefect_python=prefect_python))
+    assert result["changed"] is False
+    assert rest("GET", "/work_pools/hand-edited")["base_job_template"] == template
+
+
 def test_a_pools_type_cannot_change(run, api, prefect_python):
     run(prefect_work_pool, dict(api, name="typed", prefect_python=prefect_python))
     result = run(prefect_work_pool, dict(api, name="typed", type="docker", base_job_template={}))
