@@ -203,6 +203,19 @@ def converge_object(module, result_key, read, delete, ensure_present):
     module.exit_json(**result)
 
 
+def converge_named_object(module, result_key, path, managed, ensure_present):
+    """converge_object for an object the API addresses by name at path:
+    managed(raw) picks the compared fields, ensure_present(module, client,
+    path, before) returns (changed, after)."""
+    client = PrefectApi(module.params)
+    converge_object(
+        module, result_key,
+        read=lambda: managed(client.get(path, missing_ok=True)),
+        delete=lambda before: client.delete(path),
+        ensure_present=lambda before: ensure_present(module, client, path, before),
+    )
+
+
 def same_json(first, second):
     """Equal as JSON values: 1, 1.0 and true are three different values."""
     return json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)

@@ -70,7 +70,7 @@ variable:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.selfhosted.prefect.plugins.module_utils.prefect_api import (
-    PrefectApi, api_argument_spec, converge_object, path_segment, same_json, subset_differs,
+    api_argument_spec, converge_named_object, path_segment, same_json, subset_differs,
 )
 
 
@@ -110,14 +110,8 @@ def main():
         required_if=[("state", "present", ("value",))],
         supports_check_mode=True,
     )
-    client = PrefectApi(module.params)
     path = "/variables/name/" + path_segment(module.params["name"])
-    converge_object(
-        module, "variable",
-        read=lambda: managed(client.get(path, missing_ok=True)),
-        delete=lambda before: client.delete(path),
-        ensure_present=lambda before: ensure_present(module, client, path, before),
-    )
+    converge_named_object(module, "variable", path, managed, ensure_present)
 
 
 if __name__ == "__main__":

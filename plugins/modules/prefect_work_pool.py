@@ -108,7 +108,7 @@ import json
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.selfhosted.prefect.plugins.module_utils.prefect_api import (
-    PrefectApi, api_argument_spec, converge_object, path_segment,
+    api_argument_spec, converge_named_object, path_segment,
 )
 
 FIELDS = ("name", "type", "description", "is_paused", "concurrency_limit", "base_job_template")
@@ -203,14 +203,8 @@ def main():
         ),
         supports_check_mode=True,
     )
-    client = PrefectApi(module.params)
     path = "/work_pools/" + path_segment(module.params["name"])
-    converge_object(
-        module, "work_pool",
-        read=lambda: managed(client.get(path, missing_ok=True)),
-        delete=lambda before: client.delete(path),
-        ensure_present=lambda before: ensure_present(module, client, path, before),
-    )
+    converge_named_object(module, "work_pool", path, managed, ensure_present)
 
 
 if __name__ == "__main__":
