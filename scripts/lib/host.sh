@@ -79,22 +79,31 @@ ensure_prefect_venv() {
 # nothing is downloaded per container. pip evaluates environment markers
 # (python_version >= "3.13", python_full_version < "3.11.3") with the Python it
 # runs on, whatever --python-version says, so each image's own Python
-# downloads its wheels, in a throwaway container.
+# downloads its wheels, in a throwaway container. The upgrade scenario's older
+# release is added for the Debian 12 image it runs on; with the constraints
+# pip picks each release's own versions from the one directory.
+PREFECT_UPGRADE_FROM_VERSION=3.6.29
 WHEELHOUSE=$CACHE_DIR/wheels/prefect-$PREFECT_TEST_VERSION
 ensure_wheelhouse() {
-  local constraints=$REPO_ROOT/roles/prefect_venv/files/constraints/prefect-$PREFECT_TEST_VERSION.txt
+  local constraints_dir=$REPO_ROOT/roles/prefect_venv/files/constraints
+  local constraints=$constraints_dir/prefect-$PREFECT_TEST_VERSION.txt
+  local older=$constraints_dir/prefect-$PREFECT_UPGRADE_FROM_VERSION.txt
   local want version
-  want="$(sha256sum "$constraints" | cut -d' ' -f1) images $IMAGE_RECIPE"
+  want="$(cat "$constraints" "$older" | sha256sum | cut -d' ' -f1) images $IMAGE_RECIPE"
   if [ "$(cat "$WHEELHOUSE/.complete" 2>/dev/null)" != "$want" ]; then
-    log "downloading the wheels of prefect==$PREFECT_TEST_VERSION into $WHEELHOUSE"
+    log "downloading the wheels of prefect==$PREFECT_TEST_VERSION and $PREFECT_UPGRADE_FROM_VERSION into $WHEELHOUSE"
     # Emptied, not replaced: running containers mount this very directory.
     mkdir -p "$WHEELHOUSE" && find "$WHEELHOUSE" -mindepth 1 -delete
     for version in 12 13; do
-      docker run --rm -v "$WHEELHOUSE:/wheels" -v "$constraints:/constraints.txt:ro" \
+      docker run --rm -v "$WHEELHOUSE:/wheels" -v "$constraints_dir:/constraints:ro" \
         -v "$HOST_CA_BUNDLE:/ca-bundle.pem:ro" "$IMAGE_REPO:$version" sh -ec "
           DEBIAN_FRONTEND=noninteractive apt-get install -qq -y python3-pip >/dev/null
-          python3 -m pip download -q --cert /ca-bundle.pem -d /wheels -c /constraints.txt \
-            prefect==$PREFECT_TEST_VERSION prefect-redis"
+          python3 -m pip download -q --cert /ca-bundle.pem -d /wheels \
+            -c /constraints/prefect-$PREFECT_TEST_VERSION.txt prefect==$PREFECT_TEST_VERSION prefect-redis
+          if [ $version = 12 ]; then
+            python3 -m pip download -q --cert /ca-bundle.pem -d /wheels \
+              -c /constraints/prefect-$PREFECT_UPGRADE_FROM_VERSION.txt prefect==$PREFECT_UPGRADE_FROM_VERSION
+          fi"
     done
     echo "$want" >"$WHEELHOUSE/.complete"
   fi

@@ -184,10 +184,11 @@ def test_pg_hba_rogue_line_added_by_hand(drift):
 
 def test_prefect_version_in_the_venv_changed(drift):
     # side_effect.yml made pip read 3.8.7; the task name says what a converge changes.
-    # The server and the client role both install into /opt/prefect here.
-    entries = [e for e in _entries(drift, "ansible.builtin.pip") if " /opt/prefect " in e["task"]]
+    # The server and the client role both install into /opt/prefect-server/3.8.8 here.
+    venv = "/opt/prefect-server/3.8.8"
+    entries = [e for e in _entries(drift, "ansible.builtin.pip") if f" {venv} " in e["task"]]
     assert len(entries) == 2, [(e["task"], e["action"]) for e in drift["drifted"]]
-    assert all(e["task"].endswith("/opt/prefect (prefect 3.8.7 -> 3.8.8)") for e in entries), [e["task"] for e in entries]
+    assert all(e["task"].endswith(f"{venv} (prefect 3.8.7 -> 3.8.8)") for e in entries), [e["task"] for e in entries]
 
 
 def test_summary_lists_the_host_and_its_resources(drift):
@@ -274,7 +275,7 @@ def test_remediated_unit_services_and_files(host):
     assert "host orion,orion_personal prefect 127.0.0.1/32 scram-sha-256" in pg_hba
     assert ROGUE_HBA_LINE not in pg_hba
     assert not [line for line in pg_hba if line.endswith(" trust")]
-    version = host.check_output("/opt/prefect/bin/python -c 'import importlib.metadata as m; print(m.version(\"prefect\"))'")
+    version = host.check_output("/opt/prefect-server/3.8.8/bin/python -c 'import importlib.metadata as m; print(m.version(\"prefect\"))'")
     assert version.strip() == "3.8.8"
 
 

@@ -16,7 +16,7 @@ INSTANCES = {
     "personal": {"port": 4202, "profile": "personal"},
 }
 PERSONAL_DB = "/var/lib/prefect/personal/orion_personal.db"
-PYTHON = "/opt/prefect/bin/python"
+PYTHON = "/opt/prefect-server/3.8.8/bin/python"
 
 
 def _get(host, url):

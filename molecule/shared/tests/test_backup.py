@@ -1,6 +1,7 @@
 """db1's prefect-db-backup.timer and service (prefect_postgresql): dumps
 of both databases that pg_restore can read, retention by count and age, and
-a failed dump that shows in `systemctl --failed`."""
+a failed dump that shows in `systemctl --failed`; and the dump prefect_server
+took before each instance's first migration."""
 
 import re
 
@@ -9,7 +10,7 @@ SERVICE = "prefect-db-backup.service"
 
 
 def dumps(db, name):
-    return sorted(db.check_output(f"ls -1 {BACKUP_DIR}/{name}.*.dump 2>/dev/null || true").split())
+    return sorted(db.check_output(f"ls -1 {BACKUP_DIR}/{name}.*.pgc 2>/dev/null || true").split())
 
 
 def test_timer_enabled_and_scheduled(db):
@@ -19,6 +20,13 @@ def test_timer_enabled_and_scheduled(db):
         "{ OnCalendar=*-*-* 02:30:00")
 
 
+def test_server_dumped_each_database_before_its_migration(db):
+    for name in ("orion", "orion_personal"):
+        [pre_migration] = [dump for dump in dumps(db, name) if dump.endswith(".pre-migration.pgc")]
+        assert "TABLE public flow_run " not in db.check_output(
+            f"runuser -u postgres -- pg_restore --list {pre_migration}"), "dumped before the first migration"
+
+
 def test_backup_dumps_every_database_readably(db):
     result = db.run(f"systemctl start {SERVICE}")
     assert result.rc == 0, result.stderr
@@ -26,7 +34,7 @@ def test_backup_dumps_every_database_readably(db):
     assert (directory.user, directory.mode) == ("postgres", 0o700)
     for name in ("orion", "orion_personal"):
         [*_older, newest] = dumps(db, name)
-        assert re.search(rf"/{name}\.\d{{8}}T\d{{6}}Z\.scheduled\.dump$", newest)
+        assert re.search(rf"/{name}\.\d{{8}}T\d{{6}}Z\.scheduled\.pgc$", newest)
         dump = db.file(newest)
         assert (dump.user, dump.mode) == ("postgres", 0o600)
         listing = db.check_output(f"runuser -u postgres -- pg_restore --list {newest}")
@@ -37,14 +45,15 @@ def test_backup_dumps_every_database_readably(db):
 
 
 def fake_dump(db, name, stamp, days_ago):
-    db.check_output(f"runuser -u postgres -- touch -d '-{days_ago} days' {BACKUP_DIR}/{name}.{stamp}.old.dump")
-    return f"{BACKUP_DIR}/{name}.{stamp}.old.dump"
+    db.check_output(f"runuser -u postgres -- touch -d '-{days_ago} days' {BACKUP_DIR}/{name}.{stamp}.old.pgc")
+    return f"{BACKUP_DIR}/{name}.{stamp}.old.pgc"
 
 
 def test_retention_by_age_and_count(db):
     """keep_days 14, keep_count 7. orion: eight dumps younger than 14 days
     stay beyond the count, three older ones go. orion_personal: only old
     dumps besides the real ones, and the newest 7 stay however old."""
+    real_personal = dumps(db, "orion_personal") + ["the dump of this run"]
     recent = [fake_dump(db, "orion", f"2099010{day}T000000Z", day) for day in range(1, 9)]
     old = [fake_dump(db, "orion", f"2026010{day}T000000Z", 20 + day) for day in range(1, 4)]
     very_old = [fake_dump(db, "orion_personal", f"20250{day:02d}01T000000Z", 20 + day) for day in range(1, 11)]
@@ -53,10 +62,10 @@ def test_retention_by_age_and_count(db):
     kept = dumps(db, "orion")
     assert set(recent) <= set(kept)
     assert not set(old) & set(kept)
-    # The two real dumps (this run and the previous test's) and the five youngest old ones.
+    # The real dumps (pre-migration, the previous test's, this run's) and the youngest old ones.
     kept_personal = dumps(db, "orion_personal")
     assert len(kept_personal) == 7
-    assert set(kept_personal) & set(very_old) == set(very_old[:5])
+    assert set(kept_personal) & set(very_old) == set(very_old[:7 - len(real_personal)])
     assert "pruned" in db.check_output(f"journalctl --no-pager -o cat -u {SERVICE} -n 40")
     for dump in recent:
         db.check_output(f"rm -f {dump}")

@@ -19,7 +19,7 @@ ENV_FILE = "/etc/prefect-server/default.env"
 SERVER_PROFILES = "/var/lib/prefect/default/profiles.toml"
 CLIENT_PREFECT_HOME = "/root/.prefect"
 CLIENT_PYTHON = "/opt/prefect-client/bin/python"
-SERVER_PYTHON = "/opt/prefect/bin/python"
+SERVER_PYTHON = "/opt/prefect-server/3.8.8/bin/python"
 MAX_EXPOSURE = 2.5
 
 
@@ -198,7 +198,7 @@ def test_migration_ran_as_its_own_unit(server, inventory_vars):
 @pytest.mark.skipif(not os.environ.get("SELFHOSTED_PREFECT_WHEELHOUSE"),
                     reason="no wheelhouse mounted (scripts/test mounts one)")
 def test_venvs_installed_offline_from_the_wheelhouse(server, client):
-    for host, venv in ((server, "/opt/prefect"), (client, "/opt/prefect-client")):
+    for host, venv in ((server, "/opt/prefect-server/3.8.8"), (client, "/opt/prefect-client")):
         config = host.file(f"/etc/selfhosted-prefect/pip{venv.replace('/', '-')}.conf")
         assert config.mode == 0o600 and config.user == "root"
         assert "no-index = true" in config.content_string

@@ -1,0 +1,157 @@
+"""The day-2 drill on upgrade1, in order (each test builds on the one
+before): Prefect 3.6.29 with flow runs, a deployment and a nightly dump; a
+failed upgrade to 3.8.8 that leaves 3.6.29 serving; the upgrade; a restore
+of the 3.6.29 dump into a dropped database. The backup and restore times
+are printed (run with -s, as Molecule's verifier does)."""
+
+import json
+import re
+import time
+
+OLD, NEW = "3.6.29", "3.8.8"
+API = "http://127.0.0.1:4200/api"
+SITE, RESTORE = "selfhosted.prefect.site", "selfhosted.prefect.restore"
+UNIT, MIGRATE_UNIT = "prefect-server@default.service", "prefect-server-migrate@default.service"
+BACKUP_DIR = "/var/backups/prefect-db"
+LOCK_UNIT = "hold-alembic-lock"
+UPGRADE = ("-e", f"prefect_server_version={NEW}")
+
+# What the earlier tests made, for the later ones.
+drill = {}
+
+MAKE_RUNS = """
+import asyncio
+from prefect import flow, get_client
+
+@flow(name="nightly-etl")
+def etl(batch: int) -> int:
+    return batch
+
+for batch in range(3):
+    etl(batch)
+
+async def deploy():
+    async with get_client() as client:
+        flow_id = await client.create_flow_from_name("nightly-etl")
+        await client.create_deployment(flow_id=flow_id, name="nightly")
+
+asyncio.run(deploy())
+"""
+
+
+def psql(host, sql):
+    return host.check_output("runuser -u postgres -- psql -d orion -tAc %s", sql)
+
+
+def api_version(host):
+    return json.loads(host.check_output(f"curl -sS --max-time 10 {API}/admin/version"))
+
+
+def stored(host):
+    """The flow runs (id and state) and deployments in PostgreSQL."""
+    return (psql(host, "SELECT id, state_type FROM flow_run ORDER BY id").splitlines(),
+            psql(host, "SELECT name FROM deployment ORDER BY name").splitlines())
+
+
+def migrations_succeeded(host):
+    journal = host.check_output(f"journalctl --no-pager -o cat -u {MIGRATE_UNIT}")
+    return journal.count("Migrations succeeded")
+
+
+def newest_dump(host, label):
+    return host.check_output(f"ls -1t {BACKUP_DIR}/orion.*.{label}.pgc | head -1")
+
+
+def text(result):
+    """The playbook's output on one line: the YAML callback folds long messages."""
+    return " ".join((result.stdout + result.stderr).split())
+
+
+def recap_changed(output):
+    return int(re.search(r"upgrade1\s+: ok=\d+\s+changed=(\d+)", output).group(1))
+
+
+def test_older_release_stores_runs_and_a_deployment(host):
+    assert api_version(host) == OLD
+    host.check_output(f"cat > /tmp/make_runs.py <<'EOF'\n{MAKE_RUNS}\nEOF")
+    host.check_output(f"PREFECT_HOME=/tmp/client PREFECT_API_URL={API} /opt/prefect-server/{OLD}/bin/python /tmp/make_runs.py")
+    runs, deployments = drill["data"] = stored(host)
+    assert len(runs) == 3 and all(run.endswith("|COMPLETED") for run in runs)
+    assert deployments == ["nightly"]
+
+
+def test_nightly_dump(host):
+    assert host.run("systemctl start prefect-db-backup.service").rc == 0
+    drill["nightly"] = newest_dump(host, "scheduled")
+    line = host.check_output("journalctl --no-pager -o cat -u prefect-db-backup.service | grep '^dumped orion' | tail -1")
+    print(f"\nnightly backup: {line}")
+
+
+def test_failed_migration_leaves_the_old_release_serving(host, run_playbook):
+    """A session holds a SHARE lock on alembic_version (as a long report or a
+    stuck transaction would): the migration's first revision cannot record
+    itself, and systemd stops it after the migration timeout."""
+    host.check_output(f"systemd-run --unit={LOCK_UNIT} --uid=postgres -E PGAPPNAME={LOCK_UNIT} psql -d orion -c "
+                      "'BEGIN; LOCK TABLE alembic_version IN SHARE MODE; SELECT pg_sleep(900); COMMIT;'")
+    try:
+        result = run_playbook(SITE, *UPGRADE, "-e", "prefect_server_migration_timeout=20")
+        output = text(result)
+        assert result.returncode != 0
+        assert f"database migration of instance default (postgresql://prefect@127.0.0.1:5432/orion) to prefect {NEW} failed" in output
+        assert f"Prefect {OLD} serves it again ({UNIT})" in output
+        dump = re.search(r"Pre-migration dump: dumped orion to (\S+\.pre-migration\.pgc): \d+ bytes", output).group(1)
+        assert host.file(dump).exists
+        assert "p/ss:w#rd" not in output and "p%2Fss" not in output
+    finally:
+        # Its server-side session sleeps on, holding the lock, after psql is gone.
+        psql(host, f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{LOCK_UNIT}'")
+        host.run(f"systemctl stop {LOCK_UNIT}")
+    # The role ended the session its migration left waiting, and the locks it held.
+    assert psql(host, "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                      "'prefect-server-migrate@default'") == "0"
+    assert api_version(host) == OLD
+    assert f"/opt/prefect-server/{OLD}/bin/prefect server start" in host.check_output(f"systemctl show -p ExecStart --value {UNIT}")
+    assert stored(host) == drill["data"]
+
+
+def test_upgrade_migrates_once_keeping_runs_and_deployment(host, run_playbook):
+    before = migrations_succeeded(host)
+    result = run_playbook(SITE, *UPGRADE)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert re.search(rf"Before migrating to prefect {NEW}: dumped orion to \S+\.pre-migration\.pgc: \d+ bytes", text(result))
+    assert migrations_succeeded(host) == before + 1
+    assert api_version(host) == NEW
+    assert stored(host) == drill["data"]
+    assert f"/opt/prefect-server/{NEW}/bin/prefect server start" in host.check_output(f"systemctl show -p ExecStart --value {UNIT}")
+    assert not host.file(f"/opt/prefect-server/{OLD}").exists
+    assert host.check_output("runuser -u prefect -- cat /var/lib/prefect/default/.selfhosted-prefect-migrated").startswith(f"prefect={NEW} ")
+
+
+def test_second_converge_changes_nothing(host, run_playbook):
+    result = run_playbook(SITE, *UPGRADE)
+    changed = re.findall(r"TASK \[([^\]]+)\][^\n]*\n(?:[^\n]*\n)*?changed:", result.stdout)
+    assert result.returncode == 0 and recap_changed(result.stdout) == 0, changed
+
+
+def test_restore_without_a_dump_lists_them_and_stops_nothing(host, run_playbook):
+    result = run_playbook(RESTORE, "-e", "restore_instance=default")
+    assert result.returncode != 0
+    assert drill["nightly"] in text(result)
+    assert host.service(UNIT).is_running
+
+
+def test_restore_into_a_dropped_database(host, run_playbook):
+    """The 3.6.29 nightly dump into a dropped database: restored, migrated to
+    3.8.8's schema, and served again."""
+    psql_postgres = "runuser -u postgres -- psql -tAc %s"
+    host.check_output(psql_postgres, "DROP DATABASE orion WITH (FORCE)")
+    started = time.monotonic()
+    result = run_playbook(RESTORE, *UPGRADE, "-e", "restore_instance=default", "-e", f"restore_dump={drill['nightly']}")
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert re.search(r"migrated from revision \w+ \(the dump\) to \w+", text(result))
+    assert host.check_output(f"curl -sS -o /dev/null -w '%{{http_code}}' {API}/ready") == "200"
+    assert api_version(host) == NEW
+    assert stored(host) == drill["data"]
+    size = host.file(drill["nightly"]).size
+    print(f"\nrestore of {drill['nightly']} ({size} bytes) with restore.yml, migration and readiness included: {elapsed:.1f} s")
