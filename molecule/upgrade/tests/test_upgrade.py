@@ -140,6 +140,16 @@ def test_restore_without_a_dump_lists_them_and_stops_nothing(host, run_playbook)
     assert host.service(UNIT).is_running
 
 
+def test_a_failed_restore_leaves_the_database_as_it_was(host, run_playbook):
+    broken = f"{BACKUP_DIR}/orion.20260101T000000Z.broken.pgc"
+    host.check_output(f"head -c 4096 {drill['nightly']} | runuser -u postgres -- tee {broken} >/dev/null")
+    result = run_playbook(RESTORE, *UPGRADE, "-e", "restore_instance=default", "-e", f"restore_dump={broken}")
+    assert result.returncode != 0
+    assert "The database orion is as it was" in text(result)
+    assert psql(host, "SELECT count(*) FROM pg_database WHERE datname = 'orion_restore'") == "0"
+    assert stored(host) == drill["data"]
+
+
 def test_restore_into_a_dropped_database(host, run_playbook):
     """The 3.6.29 nightly dump into a dropped database: restored, migrated to
     3.8.8's schema, and served again."""
