@@ -50,21 +50,38 @@ class Api:
             return http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout, context=self.ssl_context)
         return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
 
-    def post(self, path, body):
-        """POST and return the decoded JSON; raise on any failure (the
-        connection is dropped then, and the next request opens a new one)."""
+    def _request(self, method, path, body=None):
+        """Send one request and return its status and body; raise on a
+        connection failure (the connection is dropped then, and the next
+        request opens a new one)."""
         if self.conn is None:
             self.conn = self._connect()
         try:
-            self.conn.request("POST", self.base + path, body=json.dumps(body), headers=self.headers)
+            self.conn.request(method, self.base + path, body=None if body is None else json.dumps(body),
+                              headers=self.headers)
             response = self.conn.getresponse()
-            data = response.read()
+            return response.status, response.read()
         except Exception:
             self.conn.close()
             self.conn = None
             raise
-        if not 200 <= response.status < 300:
-            raise RuntimeError(f"HTTP {response.status}: {data[:200]!r}")
+
+    def use_csrf_token(self):
+        """Take a CSRF token, as Prefect's own client does, when the server
+        protects its API (it answers 422 when it does not)."""
+        client = f"selfhosted-prefect-load-{uuid.uuid4().hex[:12]}"
+        status, data = self._request("GET", f"/csrf-token?client={client}")
+        if status == 200:
+            self.headers.update({"Prefect-Csrf-Token": json.loads(data)["token"], "Prefect-Csrf-Client": client})
+        elif status != 422:
+            raise RuntimeError(f"GET /csrf-token: HTTP {status}: {data[:200]!r}")
+        return self
+
+    def post(self, path, body):
+        """POST and return the decoded JSON; raise on any failure."""
+        status, data = self._request("POST", path, body)
+        if not 200 <= status < 300:
+            raise RuntimeError(f"HTTP {status}: {data[:200]!r}")
         return json.loads(data)
 
 
@@ -120,7 +137,7 @@ def run_load(api_url, clients=32, duration=20.0, ca_file=None, auth_string="", s
              flow_name="selfhosted-prefect-load", timeout=30.0):
     """Run the load and return the summary (a dict)."""
     ssl_context = ssl.create_default_context(cafile=ca_file) if api_url.startswith("https") else None
-    flow_id = Api(api_url, ssl_context, auth_string, timeout).post("/flows/", {"name": flow_name})["id"]
+    flow_id = Api(api_url, ssl_context, auth_string, timeout).use_csrf_token().post("/flows/", {"name": flow_name})["id"]
     results = Results()
     started = time.time()
 
@@ -128,7 +145,8 @@ def run_load(api_url, clients=32, duration=20.0, ca_file=None, auth_string="", s
         return time.time() - started >= duration or (stop_file is not None and os.path.exists(stop_file))
 
     threads = [threading.Thread(target=client_loop, daemon=True,
-                                args=(Api(api_url, ssl_context, auth_string, timeout), flow_id, results, stopped))
+                                args=(Api(api_url, ssl_context, auth_string, timeout).use_csrf_token(),
+                                      flow_id, results, stopped))
                for _client in range(clients)]
     for thread in threads:
         thread.start()

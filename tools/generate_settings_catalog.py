@@ -16,6 +16,7 @@ by the renames Prefect 2.8.1 made.
 """
 from __future__ import annotations
 
+import datetime
 import enum
 import importlib
 import importlib.metadata
@@ -26,7 +27,7 @@ import types
 import typing
 from pathlib import Path
 
-from pydantic import AliasChoices
+from pydantic import AliasChoices, TypeAdapter, ValidationError
 
 import prefect
 from prefect.settings.base import PrefectBaseSettings
@@ -57,7 +58,8 @@ ORION_PREFIX_RENAMES = (
 
 
 def value_type(annotation):
-    """A coarse type: 'bool', 'int', 'float', a sorted list of choices, or 'str'."""
+    """A coarse type: 'bool', 'int', 'float', 'duration', a sorted list of
+    choices, or 'str'."""
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType) and len(args) == 1:
@@ -75,7 +77,21 @@ def value_type(annotation):
             return "int"
         if issubclass(annotation, float):
             return "float"
+        if issubclass(annotation, datetime.timedelta):
+            return "duration"
     return "str"
+
+
+def accepts_seconds(field):
+    """Whether a duration setting also reads a bare number of seconds from a
+    profile (some carry a validator that converts it; plain timedelta does
+    not, and Prefect then fails to load any setting)."""
+    adapter = TypeAdapter(typing.Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation)
+    try:
+        adapter.validate_python("86400")
+    except ValidationError:
+        return False
+    return True
 
 
 def is_secret(name, annotation):
@@ -117,6 +133,8 @@ def catalogue():
     settings, secrets, aliases = {}, set(), {}
     for name, field in all_settings():
         settings[name] = value_type(field.annotation)
+        if settings[name] == "duration" and accepts_seconds(field):
+            settings[name] = "seconds_or_duration"
         if is_secret(name, field.annotation):
             secrets.add(name)
         if isinstance(field.validation_alias, AliasChoices):
@@ -154,7 +172,9 @@ PREFECT_VERSION = {prefect.__version__!r}
 # Integrations whose settings are catalogued too -> their version.
 INTEGRATIONS = {block(integrations)}
 
-# Canonical setting name -> value type: "str", "int", "float", "bool" or a list of choices.
+# Canonical setting name -> value type: "str", "int", "float", "bool", a list
+# of choices, "duration" (ISO 8601 or [D days, ]HH:MM:SS) or
+# "seconds_or_duration" (a duration or a number of seconds).
 SETTINGS = {block(settings)}
 
 # Settings that hold secrets (typed SecretStr by Prefect, passwords, Redis URLs):

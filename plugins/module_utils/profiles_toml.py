@@ -42,6 +42,17 @@ SECRET_CHANGED = REDACTED + " (changed)"
 _TRUE = ("true", "1", "yes", "on", "t", "y")
 _FALSE = ("false", "0", "no", "off", "f", "n")
 # user:password@ in any URL-shaped value, e.g. postgresql+asyncpg://u:p@db/orion
+# A duration as pydantic reads one from a profile: ISO 8601 ("P3D", "PT12H")
+# or days and a clock ("3d", "3 days, 12:00:00", "72:00:00"). Prefect refuses
+# to load any setting after one it cannot read, so the module checks first.
+_ISO_NUMBER = r"\d+(?:[.,]\d+)?"
+_CLOCK_SECONDS = r":[0-5]\d(?:\.\d+)?"
+_DURATION = re.compile(
+    r"[-+]?(?:"
+    r"P(?=\d|T\d)(?:{n}Y)?(?:{n}M)?(?:{n}W)?(?:{n}D)?(?:T(?:{n}H)?(?:{n}M)?(?:{n}S)?)?"
+    r"|\d+ ?[dD](?:ays?|AYS?)?(?: *|,? ?(?:\d{{1,2}}:[0-5]\d{s}|\d{{2}}:[0-5]\d))"
+    r"|\d{{2,}}:[0-5]\d(?:{s})?"
+    r")\Z".format(n=_ISO_NUMBER, s=_CLOCK_SECONDS))
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)(?P<password>[^@\s]*)(?P<tail>@)")
 
 
@@ -132,9 +143,23 @@ def profile_value(key, value):
             float(text)
         except ValueError:
             raise ProfilesError("%s expects a number, got %r." % (key, text))
+    if expected in ("duration", "seconds_or_duration") and not is_duration(text, seconds=expected != "duration"):
+        raise ProfilesError("%s expects a duration such as P3D or PT12H (ISO 8601), 3d or 72:00:00%s, got %r." % (
+            key, ", or a number of seconds" if expected != "duration" else "", text))
     if isinstance(expected, list) and text.lower() not in [choice.lower() for choice in expected]:
         raise ProfilesError("%s expects one of %s, got %r." % (key, ", ".join(expected), text))
     return text
+
+
+def is_duration(text, seconds=False):
+    """Whether Prefect reads text as a duration (seconds: a number too)."""
+    if seconds:
+        try:
+            float(text)
+            return True
+        except ValueError:
+            pass
+    return _DURATION.match(text) is not None
 
 
 def stored_string(value):

@@ -17,6 +17,8 @@ description:
     are refused, as Prefect refuses them.
   - Values are validated by the setting's type and stored as strings, as the CLI stores them;
     comparison is by meaning, so C(4202) in a task matches C("4202") in the file and C(true) matches C("True").
+  - Durations must be what Prefect reads from a profile, such as C(P3D), C(3d) or C(72:00:00). Most duration
+    settings refuse a bare number of seconds, and Prefect would then load no setting at all.
 options:
   profile:
     description:

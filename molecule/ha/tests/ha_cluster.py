@@ -11,12 +11,20 @@ PUBLISHED_URL = "https://127.0.0.1:8443"
 INSTANCE = "default"
 
 
+CSRF_CLIENT = "molecule-ha-tests"
+
+
 def https_json(ca_file, path, body=None):
-    """GET (or POST a JSON body) through lb1's published HTTPS port, verifying
-    its certificate against the generated CA."""
+    """GET (or POST a JSON body, with a CSRF token: the role turns the
+    protection on) through lb1's published HTTPS port, verifying its
+    certificate against the generated CA."""
+    headers = {"Content-Type": "application/json"}
+    if body is not None:
+        token = https_json(ca_file, f"/api/csrf-token?client={CSRF_CLIENT}")["token"]
+        headers.update({"Prefect-Csrf-Token": token, "Prefect-Csrf-Client": CSRF_CLIENT})
     request = urllib.request.Request(PUBLISHED_URL + path, method="POST" if body is not None else "GET",
                                      data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json"})
+                                     headers=headers)
     with urllib.request.urlopen(request, timeout=30, context=ssl.create_default_context(cafile=ca_file)) as response:
         return json.loads(response.read())
 

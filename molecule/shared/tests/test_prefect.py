@@ -111,11 +111,21 @@ def test_client_profile(client, hostvar):
     assert f'PREFECT_API_URL = "{_hosted_api_url(hostvar)}"' in text
 
 
-def _post_status(host, url, auth=None):
+CSRF_CLIENT = "molecule-tests"
+
+
+def _csrf_token(host, base, auth=None):
+    """A CSRF token for CSRF_CLIENT, as Prefect's client fetches one."""
     user = f"-u {_shquote(auth)} " if auth else ""
+    return json.loads(_curl(host, f"{user}'{base}/csrf-token?client={CSRF_CLIENT}'"))["token"]
+
+
+def _post_status(host, url, auth=None, csrf_token=None):
+    user = f"-u {_shquote(auth)} " if auth else ""
+    csrf = f"-H 'Prefect-Csrf-Client: {CSRF_CLIENT}' -H 'Prefect-Csrf-Token: {csrf_token}' " if csrf_token else ""
     return host.check_output(
         f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 10 -X POST "
-        f"-H 'Content-Type: application/json' -d '{{}}' {user}{url}"
+        f"-H 'Content-Type: application/json' -d '{{}}' {user}{csrf}{url}"
     )
 
 
@@ -123,15 +133,54 @@ def test_basic_auth_on_personal_instance(server, client, inventory_vars, hostvar
     auth = inventory_vars["server1"]["prefect_personal_auth_string"]
     base = next(p["api_url"] for p in hostvar("client1", "prefect_client_profiles") if p.get("auth_string"))
     assert json.loads(_curl(client, f"{base}/health")) is True
-    assert _post_status(client, f"{base}/flows/filter") == "401"
-    assert _post_status(client, f"{base}/flows/filter", auth) == "200"
+    # Only an authenticated client gets a CSRF token, and a token is no login.
+    token = _csrf_token(client, base, auth)
+    assert _post_status(client, f"{base}/flows/filter", csrf_token=token) == "401"
+    assert _post_status(client, f"{base}/flows/filter", auth, csrf_token=token) == "200"
     # The default instance has no auth.
-    assert _post_status(client, "http://server1:4200/api/flows/filter") == "200"
+    default_base = "http://server1:4200/api"
+    assert _post_status(client, f"{default_base}/flows/filter", csrf_token=_csrf_token(client, default_base)) == "200"
     env = server.file("/etc/prefect-server/personal.env").content_string
     assert "PREFECT_SERVER_API_AUTH_STRING=" in env
     assert "PREFECT_SERVER_API_AUTH_STRING=" not in server.file(ENV_FILE).content_string
     profiles = client.file(f"{CLIENT_PREFECT_HOME}/profiles.toml").content_string
     assert "PREFECT_API_AUTH_STRING" in profiles
+
+
+# The role's production settings (prefect_server defaults), as the profile
+# holds them: the running server must report the same values.
+PRODUCTION_PROFILE = {
+    "PREFECT_SERVER_EVENTS_RETENTION_PERIOD": "P3D",
+    "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events,flow_runs",
+    "PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD": "P90D",
+    "PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE": "10",
+    "PREFECT_SERVER_DATABASE_TIMEOUT": "30",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_API_CSRF_PROTECTION_ENABLED": "true",
+    "PREFECT_SERVER_METRICS_ENABLED": "false",
+}
+
+
+def test_production_settings_reach_the_server(server, client):
+    profile = server.file(SERVER_PROFILES).content_string
+    for key, value in PRODUCTION_PROFILE.items():
+        assert f'{key} = "{value}"' in profile, key
+    settings = json.loads(_curl(client, "http://server1:4200/api/admin/settings"))["server"]
+    assert settings["events"]["retention_period"] == "P3D"
+    assert sorted(settings["services"]["db_vacuum"]["enabled"]) == ["events", "flow_runs"]
+    assert settings["services"]["db_vacuum"]["retention_period"] == "P90D"
+    assert settings["database"]["sqlalchemy"]["pool_size"] == 10
+    assert settings["database"]["sqlalchemy"]["max_overflow"] == 10
+    assert settings["database"]["timeout"] == 30 and settings["database"]["connection_timeout"] == 10
+    assert settings["analytics_enabled"] is False
+    assert settings["api"]["csrf_protection_enabled"] is True
+    assert json.loads(_curl(client, "http://server1:4200/ui-settings"))["csrf_enabled"] is True
+
+
+def test_csrf_protection_refuses_a_post_without_token(client):
+    assert _post_status(client, "http://server1:4200/api/flows/filter") == "403"
+    # Metrics are served only when asked (the upgrade scenario asks).
+    assert client.run("curl -s -o /dev/null -w '%{http_code}' http://server1:4200/api/metrics").stdout == "404"
 
 
 def test_postgresql_accepts_prefect_only_from_server(server, client, inventory_vars):

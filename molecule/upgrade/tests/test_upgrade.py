@@ -73,6 +73,9 @@ def recap_changed(output):
 
 def test_older_release_stores_runs_and_a_deployment(host):
     assert api_version(host) == OLD
+    # The production settings reach 3.6.29 too; its client below copes with CSRF.
+    settings = json.loads(host.check_output(f"curl -sS --max-time 10 {API}/admin/settings"))["server"]
+    assert settings["api"]["csrf_protection_enabled"] is True and settings["analytics_enabled"] is False
     host.check_output(f"cat > /tmp/make_runs.py <<'EOF'\n{MAKE_RUNS}\nEOF")
     host.check_output(f"PREFECT_HOME=/tmp/client PREFECT_API_URL={API} /opt/prefect-server/{OLD}/bin/python /tmp/make_runs.py")
     runs, deployments = drill["data"] = stored(host)
@@ -165,3 +168,21 @@ def test_restore_into_a_dropped_database(host, run_playbook):
     assert stored(host) == drill["data"]
     size = host.file(drill["nightly"]).size
     print(f"\nrestore of {drill['nightly']} ({size} bytes) with restore.yml, migration and readiness included: {elapsed:.1f} s")
+
+
+def test_metrics_served_when_asked(host):
+    metrics = host.check_output(f"curl -fsS --max-time 10 {API}/metrics")
+    assert "# TYPE process_resident_memory_bytes gauge" in metrics
+
+
+def test_vacuum_deletes_a_run_past_its_retention(host):
+    """One of the restored runs ended 91 days ago (the role keeps 90): the
+    vacuum service, which passes every 5 s here, deletes it and no other."""
+    runs = [line.split("|")[0] for line in drill["data"][0]]
+    psql(host, f"UPDATE flow_run SET end_time = now() - interval '91 days' WHERE id = '{runs[0]}'")
+    started = time.monotonic()
+    while psql(host, f"SELECT count(*) FROM flow_run WHERE id = '{runs[0]}'") != "0":
+        assert time.monotonic() - started < 90, "the vacuum service did not delete the run"
+        time.sleep(2)
+    print(f"\nvacuum deleted the run past its retention {time.monotonic() - started:.1f} s after it aged")
+    assert psql(host, "SELECT id FROM flow_run ORDER BY id").splitlines() == sorted(runs[1:])

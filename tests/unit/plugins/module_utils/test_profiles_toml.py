@@ -104,6 +104,11 @@ def test_resolve_legacy_fail_refuses_renamed_names(key):
     ("PREFECT_LOGGING_LEVEL", "debug", "debug"),
     ("PREFECT_API_URL", "http://h:4200/api", "http://h:4200/api"),
     ("PREFECT_ORION_API_PORT", 4202, "4202"),  # typed by its current name
+    ("PREFECT_SERVER_EVENTS_RETENTION_PERIOD", "P3D", "P3D"),
+    ("PREFECT_SERVER_EVENTS_RETENTION_PERIOD", "3 days, 12:00:00", "3 days, 12:00:00"),
+    ("PREFECT_EVENTS_RETENTION_PERIOD", "72:00:00", "72:00:00"),  # an alias, typed by its current name
+    ("PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD", 7776000, "7776000"),  # this one reads seconds too
+    ("PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD", "P90D", "P90D"),
 ])
 def test_profile_value_stores_strings_like_the_cli(key, value, stored):
     assert pt.profile_value(key, value) == stored
@@ -115,6 +120,10 @@ def test_profile_value_stores_strings_like_the_cli(key, value, stored):
     ("PREFECT_SERVER_UI_ENABLED", "maybe", "expects a boolean"),
     ("PREFECT_API_REQUEST_TIMEOUT", "soon", "expects a number"),
     ("PREFECT_LOGGING_LEVEL", "LOUD", "expects one of"),
+    # Prefect reads no bare seconds here, and then loads no setting at all.
+    ("PREFECT_SERVER_EVENTS_RETENTION_PERIOD", 259200, "expects a duration such as P3D"),
+    ("PREFECT_SERVER_EVENTS_RETENTION_PERIOD", "2 weeks", "expects a duration"),
+    ("PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD", "90 days please", "or a number of seconds"),
     ("PREFECT_API_URL", ["a"], "must be a string, number or boolean"),
     ("PREFECT_API_URL", {"a": 1}, "must be a string, number or boolean"),
 ])
