@@ -172,7 +172,8 @@ def test_restore_into_a_dropped_database(host, run_playbook):
 
 def test_metrics_served_when_asked(host):
     metrics = host.check_output(f"curl -fsS --max-time 10 {API}/metrics")
-    assert "# TYPE process_resident_memory_bytes gauge" in metrics
+    assert "# TYPE prefect_events_emitted_total counter" in metrics
+    assert "# TYPE python_gc_collections_total counter" in metrics
 
 
 def test_vacuum_deletes_a_run_past_its_retention(host):
