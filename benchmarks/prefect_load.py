@@ -78,8 +78,11 @@ class Api:
         return self
 
     def post(self, path, body):
-        """POST and return the decoded JSON; raise on any failure."""
+        """POST and return the decoded JSON; raise on any failure. A token
+        past its hour is renewed once, as Prefect's client does."""
         status, data = self._request("POST", path, body)
+        if status == 403 and b"CSRF" in data and "Prefect-Csrf-Token" in self.headers:
+            status, data = self.use_csrf_token()._request("POST", path, body)
         if not 200 <= status < 300:
             raise RuntimeError(f"HTTP {status}: {data[:200]!r}")
         return json.loads(data)

@@ -51,8 +51,11 @@ _DURATION = re.compile(
     r"[-+]?(?:"
     r"P(?=\d|T\d)(?:{n}Y)?(?:{n}M)?(?:{n}W)?(?:{n}D)?(?:T(?:{n}H)?(?:{n}M)?(?:{n}S)?)?"
     r"|\d+ ?[dD](?:ays?|AYS?)?(?: *|,? ?(?:\d{{1,2}}:[0-5]\d{s}|\d{{2}}:[0-5]\d))"
-    r"|\d{{2,}}:[0-5]\d(?:{s})?"
-    r")\Z".format(n=_ISO_NUMBER, s=_CLOCK_SECONDS))
+    r"|\d+:[0-5]\d{s}|\d{{2,}}:[0-5]\d"
+    r")\Z".format(n=_ISO_NUMBER, s=_CLOCK_SECONDS), re.ASCII)
+# ISO 8601 allows a fraction in the last component only ("P1DT1.5H", not "P1.5DT1H").
+_ISO_INNER_FRACTION = re.compile(r"^[-+]?P.*[.,]\d+[A-Z].*\d", re.ASCII)
+_SECONDS_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?\Z", re.ASCII)
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)(?P<password>[^@\s]*)(?P<tail>@)")
 
 
@@ -153,13 +156,9 @@ def profile_value(key, value):
 
 def is_duration(text, seconds=False):
     """Whether Prefect reads text as a duration (seconds: a number too)."""
-    if seconds:
-        try:
-            float(text)
-            return True
-        except ValueError:
-            pass
-    return _DURATION.match(text) is not None
+    if seconds and _SECONDS_NUMBER.match(text):
+        return True
+    return _DURATION.match(text) is not None and not _ISO_INNER_FRACTION.match(text)
 
 
 def stored_string(value):

@@ -29,6 +29,8 @@ CANDIDATES = [
     "3 days, 0:00:00", "3 days, 00:00:00", "3 days,0:00:00", "3 days 0:00:00", "1d12:00:00", "1d, 12:00",
     "1d,1:00", "1d, 100:00:00", "1d,1:00:00 ", "1dAy", "3d\n", "3d\t", " 3d",
     "72:00:00", "100:00:00", "12:00", "01:02:03.5", "1:00", "1:2:3", "10:5:00", "10:60:00", "10:00:60",
+    "0:30:00", "1:00:00", "9:00:00.5", "1:23:45.678", "5:5", "123:45",  # str(timedelta) writes one-digit hours
+    "P1.5DT1H", "PT1.5H30M", "P1DT1.5H", "P1.5DT", "P1,5D", "\u0661d",  # a fraction only last; ASCII digits only
     # what people write and Prefect refuses
     "259200", "0", "1e3", "3h", "2 weeks", "",
 ]

@@ -124,6 +124,7 @@ def test_profile_value_stores_strings_like_the_cli(key, value, stored):
     ("PREFECT_SERVER_EVENTS_RETENTION_PERIOD", 259200, "expects a duration such as P3D"),
     ("PREFECT_SERVER_EVENTS_RETENTION_PERIOD", "2 weeks", "expects a duration"),
     ("PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD", "90 days please", "or a number of seconds"),
+    ("PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD", "nan", "or a number of seconds"),
     ("PREFECT_API_URL", ["a"], "must be a string, number or boolean"),
     ("PREFECT_API_URL", {"a": 1}, "must be a string, number or boolean"),
 ])
