@@ -41,7 +41,6 @@ REDACTED = "********"
 SECRET_CHANGED = REDACTED + " (changed)"
 _TRUE = ("true", "1", "yes", "on", "t", "y")
 _FALSE = ("false", "0", "no", "off", "f", "n")
-# user:password@ in any URL-shaped value, e.g. postgresql+asyncpg://u:p@db/orion
 # A duration as pydantic reads one from a profile: ISO 8601 ("P3D", "PT12H")
 # or days and a clock ("3d", "3 days, 12:00:00", "72:00:00"). Prefect refuses
 # to load any setting after one it cannot read, so the module checks first.
@@ -56,6 +55,7 @@ _DURATION = re.compile(
 # ISO 8601 allows a fraction in the last component only ("P1DT1.5H", not "P1.5DT1H").
 _ISO_INNER_FRACTION = re.compile(r"^[-+]?P.*[.,]\d+[A-Z].*\d", re.ASCII)
 _SECONDS_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?\Z", re.ASCII)
+# user:password@ in any URL-shaped value, e.g. postgresql+asyncpg://u:p@db/orion
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)(?P<password>[^@\s]*)(?P<tail>@)")
 
 

@@ -175,12 +175,12 @@ def test_production_settings_reach_the_server(server, client):
     assert settings["analytics_enabled"] is False
     assert settings["api"]["csrf_protection_enabled"] is True
     assert json.loads(_curl(client, "http://server1:4200/ui-settings"))["csrf_enabled"] is True
+    # Metrics are served only when asked (the upgrade scenario asks).
+    assert client.run("curl -s -o /dev/null -w '%{http_code}' http://server1:4200/api/metrics").stdout == "404"
 
 
 def test_csrf_protection_refuses_a_post_without_token(client):
     assert _post_status(client, "http://server1:4200/api/flows/filter") == "403"
-    # Metrics are served only when asked (the upgrade scenario asks).
-    assert client.run("curl -s -o /dev/null -w '%{http_code}' http://server1:4200/api/metrics").stdout == "404"
 
 
 def test_postgresql_accepts_prefect_only_from_server(server, client, inventory_vars):
