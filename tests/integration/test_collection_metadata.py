@@ -5,7 +5,7 @@
 roles and plugins use is declared, no other, each at least at the release
 that added the modules we call; requires_ansible admits the ansible-core the
 tests run on and nothing older; a built artifact leaves out what a checkout
-collects at run time (drift reports)."""
+collects at run time (drift reports, test caches)."""
 from __future__ import annotations
 
 import importlib.util
@@ -81,15 +81,16 @@ def test_requires_ansible_is_the_tested_ansible_core():
     assert minimum(spec).version[:2] == tested, (spec, ansible.__version__)
 
 
-def test_build_leaves_out_drift_reports(tmp_path):
+def test_build_leaves_out_drift_reports_and_test_caches(tmp_path):
     checkout = tmp_path / "checkout"
     shutil.copytree(REPO, checkout, ignore=shutil.ignore_patterns(".cache", ".git", "tests"))
-    (checkout / "drift-reports").mkdir(exist_ok=True)
-    (checkout / "drift-reports" / "summary.json").write_text("{}")
+    for collected in ("drift-reports/summary.json", ".hypothesis/examples/x", ".pytest_cache/v/x"):
+        (checkout / collected).parent.mkdir(parents=True, exist_ok=True)
+        (checkout / collected).write_text("{}")
     subprocess.run([ANSIBLE_GALAXY, "collection", "build", "--output-path", str(tmp_path)],
                    cwd=checkout, check=True, capture_output=True)
     artifact = next(tmp_path.glob("selfhosted-prefect-*.tar.gz"))
     with tarfile.open(artifact) as tar:
         names = tar.getnames()
     assert "roles/prefect_server/tasks/main.yml" in names
-    assert not [n for n in names if n.startswith(("drift-reports", ".cache", "scripts"))]
+    assert not [n for n in names if n.startswith(("drift-reports", ".cache", "scripts", ".hypothesis", ".pytest_cache"))]

@@ -5,13 +5,20 @@ sourced), adds stand-in stages and tools, and calls main() with them.
 """
 from __future__ import annotations
 
+import os
 import pathlib
 import subprocess
+import tempfile
 
 SCRIPT = pathlib.Path(__file__).resolve().parents[3] / "scripts" / "test"
 
 
 def run_main(definitions, *stages):
+    with tempfile.TemporaryDirectory() as logs:
+        return _run_main(definitions, stages, logs)
+
+
+def _run_main(definitions, stages, logs):
     program = "\n".join([
         f"source {SCRIPT}",
         # No installs (venvs, Docker, images, wheels) for the stand-in stages.
@@ -19,7 +26,8 @@ def run_main(definitions, *stages):
         definitions,
         "main " + " ".join(stages),
     ])
-    return subprocess.run(["bash", "-c", program], capture_output=True, text=True, check=False)
+    return subprocess.run(["bash", "-c", program], capture_output=True, text=True, check=False,
+                          env=dict(os.environ, LOG_DIR=logs, SUMMARY_LINES="3"))
 
 
 def test_a_stage_failing_in_its_first_command_fails_the_run():
@@ -57,5 +65,32 @@ def test_molecule_stage_runs_every_scenario_and_fails_on_one():
     assert result.returncode != 0
     assert "molecule test -s first" in result.stdout
     assert "molecule test -s second" in result.stdout
-    assert "failed scenarios: first" in result.stderr
+    assert "failed scenarios: first" in result.stdout
     assert "stage molecule FAILED" in result.stdout
+
+
+def test_the_end_of_a_failed_stage_is_repeated_after_the_stage_list():
+    # A CI log that shows only its end still says why the stage failed.
+    result = run_main(
+        'stage_broken() { echo early; for n in 1 2 3 4; do echo "line $n"; done; echo "why it broke" >&2; false; }\n'
+        'stage_fine() { echo "fine output"; }',
+        "broken", "fine",
+    )
+    assert result.returncode != 0
+    summary = result.stdout[result.stdout.index("stage fine passed"):]
+    assert "the end of stage broken" in summary
+    assert "line 3\nline 4\nwhy it broke\n" in summary
+    assert "early" not in summary and "fine output" not in summary
+
+
+def test_the_end_of_each_failed_scenario_is_repeated():
+    result = run_main(
+        "MOLECULE_SCENARIOS='first second third'\n"
+        'molecule() { echo "$3 converged"; echo "$3 verified"; [ "$3" = second ] || { echo "$3 broke" >&2; return 1; }; }',
+        "molecule",
+    )
+    summary = result.stdout[result.stdout.index("third broke"):]
+    assert "the end of scenario first" in summary and "first broke" in summary
+    assert "the end of scenario third" in summary
+    assert "second verified" not in summary
+    assert "failed scenarios: first third" in summary
