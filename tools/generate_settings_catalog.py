@@ -9,8 +9,9 @@ shipped constraints file pins:
 
 It walks Prefect's pydantic settings models the way `prefect config set`
 validates names (prefect.settings.legacy), and records for every setting its
-canonical name, a coarse value type used to validate task input, whether
-Prefect treats it as a secret, and the older aliases Prefect still accepts.
+canonical name, a coarse value type used to validate task input, the bounds
+Prefect sets on a number or a duration, whether Prefect treats it as a
+secret, and the older aliases Prefect still accepts.
 The Orion-era names (removed in Prefect 2.13) are derived from those aliases
 by the renames Prefect 2.8.1 made.
 """
@@ -27,6 +28,7 @@ import types
 import typing
 from pathlib import Path
 
+import annotated_types
 from pydantic import AliasChoices, TypeAdapter, ValidationError
 
 import prefect
@@ -94,6 +96,19 @@ def accepts_seconds(field):
     return True
 
 
+def bounds(field):
+    """The bounds Prefect's field sets ({'gt': 0}, {'ge': 30, 'le': 3600}),
+    a duration's in seconds: a value outside them stops Prefect from loading
+    any setting, as a value of the wrong type does."""
+    found = {}
+    for constraint in field.metadata:
+        for kind in ("gt", "ge", "lt", "le"):
+            if isinstance(constraint, getattr(annotated_types, kind.capitalize())):
+                limit = getattr(constraint, kind)
+                found[kind] = limit.total_seconds() if isinstance(limit, datetime.timedelta) else limit
+    return found
+
+
 def is_secret(name, annotation):
     """Typed as a secret by Prefect, or a plain string that holds a credential
     all the same: a password, or a Redis URL (redis://:PASSWORD@host/db),
@@ -130,11 +145,13 @@ def all_settings():
 
 
 def catalogue():
-    settings, secrets, aliases = {}, set(), {}
+    settings, limits, secrets, aliases = {}, {}, set(), {}
     for name, field in all_settings():
         settings[name] = value_type(field.annotation)
         if settings[name] == "duration" and accepts_seconds(field):
             settings[name] = "seconds_or_duration"
+        if settings[name] in ("int", "float", "duration", "seconds_or_duration") and bounds(field):
+            limits[name] = bounds(field)
         if is_secret(name, field.annotation):
             secrets.add(name)
         if isinstance(field.validation_alias, AliasChoices):
@@ -150,10 +167,10 @@ def catalogue():
                 old = old_prefix + name[len(renamed_prefix):]
                 legacy.setdefault(old, aliases.get(name, name))
     legacy = {old: new for old, new in legacy.items() if new in settings}
-    return settings, secrets, aliases, legacy
+    return settings, limits, secrets, aliases, legacy
 
 
-def render(settings, secrets, aliases, legacy):
+def render(settings, limits, secrets, aliases, legacy):
     def block(value):
         """One entry a line, so a regeneration diff shows each setting that changed."""
         if isinstance(value, dict):
@@ -176,6 +193,11 @@ INTEGRATIONS = {block(integrations)}
 # of choices, "duration" (ISO 8601 or [D days, ]HH:MM:SS) or
 # "seconds_or_duration" (a duration or a number of seconds).
 SETTINGS = {block(settings)}
+
+# Setting name -> the bounds Prefect sets on its value ("gt", "ge", "lt",
+# "le"; a duration's in seconds). Prefect loads no setting at all when one
+# is out of them.
+BOUNDS = {block(limits)}
 
 # Settings that hold secrets (typed SecretStr by Prefect, passwords, Redis URLs):
 # redacted in diffs and results.

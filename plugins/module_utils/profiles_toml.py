@@ -10,6 +10,7 @@ profiles a task does not touch stay byte-for-byte as they were.
 from __future__ import annotations
 
 import difflib
+import operator
 import os
 import re
 import traceback
@@ -26,6 +27,7 @@ except ImportError:
 
 from ansible_collections.selfhosted.prefect.plugins.module_utils.settings_catalog import (
     ALIASES,
+    BOUNDS,
     INTEGRATIONS,
     LEGACY_NAMES,
     PREFECT_VERSION,
@@ -41,19 +43,27 @@ REDACTED = "********"
 SECRET_CHANGED = REDACTED + " (changed)"
 _TRUE = ("true", "1", "yes", "on", "t", "y")
 _FALSE = ("false", "0", "no", "off", "f", "n")
-# A duration as pydantic reads one from a profile: ISO 8601 ("P3D", "PT12H")
-# or days and a clock ("3d", "3 days, 12:00:00", "72:00:00"). Prefect refuses
-# to load any setting after one it cannot read, so the module checks first.
+# A duration as pydantic reads one from a profile: ISO 8601 ("P3D", "PT12H";
+# a year is 365 days, a month 30) or days and a clock ("3d", "3 days, 12:00:00",
+# "72:00:00", "12:00" for hours and minutes); a sign applies to the whole.
+# Prefect refuses to load any setting after one it cannot read, so the module
+# checks first.
 _ISO_NUMBER = r"\d+(?:[.,]\d+)?"
 _CLOCK_SECONDS = r":[0-5]\d(?:\.\d+)?"
 _DURATION = re.compile(
-    r"[-+]?(?:"
-    r"P(?=\d|T\d)(?:{n}Y)?(?:{n}M)?(?:{n}W)?(?:{n}D)?(?:T(?:{n}H)?(?:{n}M)?(?:{n}S)?)?"
-    r"|\d+ ?[dD](?:ays?|AYS?)?(?: *|,? ?(?:\d{{1,2}}:[0-5]\d{s}|\d{{2}}:[0-5]\d))"
-    r"|\d+:[0-5]\d{s}|\d{{2,}}:[0-5]\d"
+    r"(?P<sign>[-+]?)(?:"
+    r"P(?=\d|T\d)(?:(?P<years>{n})Y)?(?:(?P<months>{n})M)?(?:(?P<weeks>{n})W)?(?:(?P<days>{n})D)?"
+    r"(?:T(?:(?P<hours>{n})H)?(?:(?P<minutes>{n})M)?(?:(?P<seconds>{n})S)?)?"
+    r"|(?P<clock_days>\d+) ?[dD](?:ays?|AYS?)?(?: *|,? ?(?P<day_clock>\d{{1,2}}:[0-5]\d{s}|\d{{2}}:[0-5]\d))"
+    r"|(?P<clock>\d+:[0-5]\d{s}|\d{{2,}}:[0-5]\d)"
     r")\Z".format(n=_ISO_NUMBER, s=_CLOCK_SECONDS), re.ASCII)
+_ISO_UNIT_SECONDS = (("years", 365 * 86400), ("months", 30 * 86400), ("weeks", 7 * 86400), ("days", 86400),
+                     ("hours", 3600), ("minutes", 60), ("seconds", 1))
 # ISO 8601 allows a fraction in the last component only ("P1DT1.5H", not "P1.5DT1H").
 _ISO_INNER_FRACTION = re.compile(r"^[-+]?P.*[.,]\d+[A-Z].*\d", re.ASCII)
+# Prefect's bounds on a value (settings_catalog.BOUNDS), as task errors word them.
+_BOUND_CHECKS = (("gt", operator.gt, "more than"), ("ge", operator.ge, "at least"),
+                 ("lt", operator.lt, "less than"), ("le", operator.le, "at most"))
 _SECONDS_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?\Z", re.ASCII)
 # user:password@ in any URL-shaped value, e.g. postgresql+asyncpg://u:p@db/orion
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)(?P<password>[^@\s]*)(?P<tail>@)")
@@ -133,32 +143,65 @@ def profile_value(key, value):
         text = value
     else:
         raise ProfilesError("%s must be a string, number or boolean, got %s." % (key, type(value).__name__))
-    expected = SETTINGS.get(canonical_name(key) or key, "str")
+    name = canonical_name(key) or key
+    expected = SETTINGS.get(name, "str")
     if expected == "bool" and _bool_value(text) is None:
         raise ProfilesError("%s expects a boolean (true or false), got %r." % (key, text))
+    if isinstance(expected, list) and text.lower() not in [choice.lower() for choice in expected]:
+        raise ProfilesError("%s expects one of %s, got %r." % (key, ", ".join(expected), text))
+    if expected in ("int", "float", "duration", "seconds_or_duration"):
+        _check_bounds(key, text, _number(key, text, expected), BOUNDS.get(name, {}),
+                      " seconds" if "duration" in expected else "")
+    return text
+
+
+def _number(key, text, expected):
+    """The number an int, float or duration setting's text stands for (a duration in seconds)."""
     if expected == "int":
         try:
-            int(text)
+            return int(text)
         except ValueError:
             raise ProfilesError("%s expects an integer, got %r." % (key, text))
     if expected == "float":
         try:
-            float(text)
+            return float(text)
         except ValueError:
             raise ProfilesError("%s expects a number, got %r." % (key, text))
-    if expected in ("duration", "seconds_or_duration") and not is_duration(text, seconds=expected != "duration"):
+    seconds = duration_seconds(text, seconds=expected != "duration")
+    if seconds is None:
         raise ProfilesError("%s expects a duration such as P3D or PT12H (ISO 8601), 3d or 72:00:00%s, got %r." % (
             key, ", or a number of seconds" if expected != "duration" else "", text))
-    if isinstance(expected, list) and text.lower() not in [choice.lower() for choice in expected]:
-        raise ProfilesError("%s expects one of %s, got %r." % (key, ", ".join(expected), text))
-    return text
+    return seconds
 
 
-def is_duration(text, seconds=False):
-    """Whether Prefect reads text as a duration (seconds: a number too)."""
+def _check_bounds(key, text, number, bounds, unit):
+    for kind, holds, words in _BOUND_CHECKS:
+        if kind in bounds and not holds(number, bounds[kind]):
+            raise ProfilesError("%s must be %s %g%s, got %r." % (key, words, bounds[kind], unit, text))
+
+
+def duration_seconds(text, seconds=False):
+    """The length in seconds of the duration Prefect reads from text, or None
+    when it reads none (seconds: a bare number of seconds counts too)."""
     if seconds and _SECONDS_NUMBER.match(text):
-        return True
-    return _DURATION.match(text) is not None and not _ISO_INNER_FRACTION.match(text)
+        return float(text)
+    match = _DURATION.match(text)
+    if match is None or _ISO_INNER_FRACTION.match(text):
+        return None
+    parts = match.groupdict()
+    if parts["clock"] or parts["clock_days"]:
+        total = int(parts["clock_days"] or 0) * 86400.0 + _clock_seconds(parts["clock"] or parts["day_clock"])
+    else:
+        total = sum(float(parts[unit].replace(",", ".")) * size for unit, size in _ISO_UNIT_SECONDS if parts[unit])
+    return -total if parts["sign"] == "-" else total
+
+
+def _clock_seconds(clock):
+    """H:MM:SS[.f], or HH:MM for hours and minutes."""
+    if not clock:
+        return 0.0
+    fields = clock.split(":")
+    return int(fields[0]) * 3600.0 + int(fields[1]) * 60.0 + (float(fields[2]) if len(fields) == 3 else 0.0)
 
 
 def stored_string(value):

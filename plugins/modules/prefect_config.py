@@ -19,6 +19,8 @@ description:
     comparison is by meaning, so C(4202) in a task matches C("4202") in the file and C(true) matches C("True").
   - Durations must be what Prefect reads from a profile, such as C(P3D), C(3d) or C(72:00:00). Most duration
     settings refuse a bare number of seconds, and Prefect would then load no setting at all.
+  - Numbers and durations must lie within the bounds Prefect sets, for example more than one hour for
+    E(PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD); Prefect would otherwise load no setting at all either.
 options:
   profile:
     description:

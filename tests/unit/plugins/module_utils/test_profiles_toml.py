@@ -109,6 +109,8 @@ def test_resolve_legacy_fail_refuses_renamed_names(key):
     ("PREFECT_EVENTS_RETENTION_PERIOD", "72:00:00", "72:00:00"),  # an alias, typed by its current name
     ("PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD", 7776000, "7776000"),  # this one reads seconds too
     ("PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD", "P90D", "P90D"),
+    ("PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD", "PT1H0.5S", "PT1H0.5S"),  # just past its bound
+    ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", 30, "30"),  # at its bound
 ])
 def test_profile_value_stores_strings_like_the_cli(key, value, stored):
     assert pt.profile_value(key, value) == stored
@@ -125,10 +127,18 @@ def test_profile_value_stores_strings_like_the_cli(key, value, stored):
     ("PREFECT_SERVER_EVENTS_RETENTION_PERIOD", "2 weeks", "expects a duration"),
     ("PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD", "90 days please", "or a number of seconds"),
     ("PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD", "nan", "or a number of seconds"),
+    # Prefect's bounds, which it enforces the same way.
+    ("PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD", "1:00:00", "must be more than 3600 seconds"),
+    ("PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD", 3600, "must be more than 3600 seconds"),
+    ("PREFECT_SERVER_SERVICES_DB_VACUUM_BATCH_SIZE", 0, "must be more than 0, got '0'"),
+    ("PREFECT_API_SERVICES_EVENT_PERSISTER_BATCH_SIZE", "-5", "must be more than 0"),  # an alias, bound by its current name
+    ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", 29, "must be at least 30"),
+    ("PREFECT_SERVER_CONCURRENCY_INITIAL_DEPLOYMENT_LEASE_DURATION", 3600.5, "must be at most 3600"),
+    ("PREFECT_SERVER_DATABASE_MIGRATION_TIMEOUT", "nan", "must be more than 0"),
     ("PREFECT_API_URL", ["a"], "must be a string, number or boolean"),
     ("PREFECT_API_URL", {"a": 1}, "must be a string, number or boolean"),
 ])
-def test_profile_value_rejects_wrong_types(key, value, message):
+def test_profile_value_rejects_wrong_types_and_values_out_of_bounds(key, value, message):
     with pytest.raises(pt.ProfilesError, match=message):
         pt.profile_value(key, value)
 

@@ -371,6 +371,8 @@ def test_undecodable_file_fails_and_stays_unchanged(run_module, tmp_path, snapsh
     ({"PREFECT_SERVER_API_PORT": "forty-two"}, "expects an integer"),
     ({"PREFECT_SERVER_UI_ENABLED": "sometimes"}, "expects a boolean"),
     ({"PREFECT_LOGGING_LEVEL": "CHATTY"}, "expects one of"),
+    # past a bound Prefect sets: it would then load no setting at all
+    ({"PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD": "PT1H"}, "must be more than 3600 seconds, got 'PT1H'"),
     ({"PREFECT_API_URL": ["a", "b"]}, "must be a string, number or boolean"),
     ({"PREFECT_API_URL": None}, "has no value"),
 ])
