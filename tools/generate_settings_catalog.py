@@ -150,8 +150,9 @@ def catalogue():
         settings[name] = value_type(field.annotation)
         if settings[name] == "duration" and accepts_seconds(field):
             settings[name] = "seconds_or_duration"
-        if settings[name] in ("int", "float", "duration", "seconds_or_duration") and bounds(field):
-            limits[name] = bounds(field)
+        found = bounds(field) if settings[name] in ("int", "float", "duration", "seconds_or_duration") else {}
+        if found:
+            limits[name] = found
         if is_secret(name, field.annotation):
             secrets.add(name)
         if isinstance(field.validation_alias, AliasChoices):
