@@ -35,6 +35,17 @@ options:
     description: Seconds to wait for each answer of the API.
     type: int
     default: 30
+  max_retries:
+    description:
+      - How many times to send a request again after an answer that says to try later, as Prefect's
+        own client does. These are HTTP 503, which Prefect sends when a transaction failed on a busy
+        SQLite file or a lost PostgreSQL connection (a failover), and HTTP 408, 429 and 502 from proxies.
+      - The waits are about 2, 4, 8, 16 and 32 seconds, or what the server's C(Retry-After) asks
+        for, never more than 60 seconds each.
+      - A refused connection, a timeout or a TLS error fails at once.
+      - Defaults to E(PREFECT_CLIENT_MAX_RETRIES) in the module's environment. V(0) sends each request once.
+    type: int
+    default: 5
 requirements:
   - None on the managed host beyond Python; requests go through Ansible's own HTTP client.
 attributes:

@@ -12,7 +12,10 @@ the credentials.
 from __future__ import annotations
 
 import base64
+import email.utils
 import json
+import random
+import time
 import uuid
 
 from ansible.module_utils.basic import env_fallback
@@ -28,7 +31,14 @@ API_ARGUMENT_SPEC = dict(
     ca_path=dict(type="path", fallback=(env_fallback, ["PREFECT_API_SSL_CERT_FILE"])),
     validate_certs=dict(type="bool", default=True),
     timeout=dict(type="int", default=30),
+    max_retries=dict(type="int", default=5, fallback=(env_fallback, ["PREFECT_CLIENT_MAX_RETRIES"])),
 )
+
+# The answers Prefect's own client retries: the server sends 503 when a
+# transaction failed on a busy SQLite file or a lost PostgreSQL connection
+# (a failover), and proxies send 408, 429 and 502.
+RETRY_STATUSES = (408, 429, 502, 503)
+LONGEST_WAIT = 60  # seconds; a far Retry-After must not hold a play for hours
 
 
 class PrefectApiError(Exception):
@@ -38,6 +48,7 @@ class PrefectApiError(Exception):
         super().__init__(message)
         self.status = status
         self.csrf = csrf  # a 403 of the server's CSRF protection
+        self.retry_after = None  # seconds, from a Retry-After header
 
 
 def api_argument_spec(**options):
@@ -93,6 +104,7 @@ class PrefectApi:
         self.timeout = params["timeout"]
         self.validate_certs = params["validate_certs"]
         self.ca_path = params.get("ca_path")
+        self.max_retries = params["max_retries"]
         self.headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if params.get("auth_string"):
             token = base64.b64encode(params["auth_string"].encode("utf-8")).decode("ascii")
@@ -137,6 +149,21 @@ class PrefectApi:
         self.headers["Prefect-Csrf-Client"] = client_id
 
     def _send(self, method, path, body=None):
+        """One request, sent again after a retryable answer (RETRY_STATUSES)
+        up to max_retries times, as Prefect's client does."""
+        retry = 0
+        while True:
+            try:
+                return self._send_once(method, path, body)
+            except PrefectApiError as exc:
+                if exc.status not in RETRY_STATUSES or retry >= self.max_retries:
+                    if retry:
+                        exc.args = ("%s (after %d retries)" % (exc, retry),)
+                    raise
+                retry += 1
+                time.sleep(retry_wait(retry, exc.retry_after))
+
+    def _send_once(self, method, path, body):
         url = self.base + path
         data = None if body is None else json.dumps(body)
         try:
@@ -178,8 +205,36 @@ class PrefectApi:
                 "the Prefect API refused %s %s (422): %s" % (method, path, validation_errors(payload)),
                 exc.code)
         detail = to_text(payload.get("detail") or payload.get("exception_message") or exc.reason)
-        return PrefectApiError("%s failed with HTTP %s: %s" % (what, exc.code, detail), exc.code,
-                               csrf=exc.code == 403 and "CSRF" in detail)
+        error = PrefectApiError("%s failed with HTTP %s: %s" % (what, exc.code, detail), exc.code,
+                                csrf=exc.code == 403 and "CSRF" in detail)
+        error.retry_after = retry_after_seconds(exc.headers.get("Retry-After") if exc.headers else None)
+        return error
+
+
+def retry_after_seconds(header):
+    """A Retry-After header (seconds or an HTTP date) as seconds from now;
+    None when absent or unreadable."""
+    if not header:
+        return None
+    header = header.strip()
+    if header.isdigit():
+        return float(header)
+    try:
+        when = email.utils.parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def retry_wait(retry, retry_after=None):
+    """Seconds before retry number `retry` (1, 2, ...): what the server asked
+    for, else 2, 4, 8... seconds give or take a fifth, so that hosts retrying
+    together spread out; never more than LONGEST_WAIT."""
+    if retry_after is not None:
+        return min(retry_after, LONGEST_WAIT)
+    return min(2 ** retry * random.uniform(0.8, 1.2), LONGEST_WAIT)
 
 
 def converge_object(module, result_key, read, delete, ensure_present):

@@ -8,12 +8,16 @@ import os
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 
 import pytest
 
 PREFECT_BIN = os.environ.get("PREFECT_BIN")
 AUTH_STRING = "ops:s3cret pass"
+# The server answers 503 when its SQLite file is busy (its own services write
+# to it too); Prefect's clients try again, and so does this harness.
+BUSY_ATTEMPTS = 6
 
 pytestmark = pytest.mark.skipif(
     not PREFECT_BIN, reason="PREFECT_BIN is not set (source scripts/lib/host.sh and run ensure_prefect_venv)")
@@ -102,9 +106,15 @@ def rest(server):
         request = urllib.request.Request(
             server + path, method=method, data=None if body is None else json.dumps(body).encode(),
             headers={"Authorization": "Basic " + token, "Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            raw = response.read()
-        return json.loads(raw) if raw else None
+        for attempt in range(BUSY_ATTEMPTS):
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    raw = response.read()
+                return json.loads(raw) if raw else None
+            except urllib.error.HTTPError as exc:
+                if exc.code != 503 or attempt == BUSY_ATTEMPTS - 1:
+                    raise
+                time.sleep(1)
     return call
 
 

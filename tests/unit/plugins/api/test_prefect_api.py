@@ -4,18 +4,25 @@ failure a user can cause gives a message that says what to fix and carries
 neither the credentials nor the submitted values."""
 from __future__ import annotations
 
+import email.utils
+import http.server
+import json
+import threading
+import time
+
 import pytest
 
+from ansible_collections.selfhosted.prefect.plugins.module_utils import prefect_api
 from ansible_collections.selfhosted.prefect.plugins.module_utils.prefect_api import (
-    PrefectApi, PrefectApiError, subset_differs, validation_errors,
+    PrefectApi, PrefectApiError, retry_after_seconds, retry_wait, subset_differs, validation_errors,
 )
 
 from .conftest import AUTH_STRING, free_port
 
 
-def client(api_url, auth_string=AUTH_STRING):
+def client(api_url, auth_string=AUTH_STRING, max_retries=5):
     return PrefectApi(dict(api_url=api_url, auth_string=auth_string, ca_path=None,
-                           validate_certs=True, timeout=10))
+                           validate_certs=True, timeout=10, max_retries=max_retries))
 
 
 def test_get_reads_an_object(server):
@@ -96,3 +103,136 @@ def test_validation_errors_drop_the_input_and_the_body_prefix():
 ])
 def test_subset_differs(wanted, current, differs):
     assert subset_differs(wanted, current) is differs
+
+
+class BusyServer(http.server.ThreadingHTTPServer):
+    """Answers each request with the next of `answers` ((status, headers)),
+    then 200 with the JSON body {"ok": true}; records what it received.
+    It stands in for what a real Prefect server sends only now and then (a
+    503 on a busy SQLite file or during a PostgreSQL failover) and for a
+    proxy's 429 and 502."""
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.received = []
+        super().__init__(("127.0.0.1", 0), BusyHandler)
+
+    @property
+    def api_url(self):
+        return "http://127.0.0.1:%d/api" % self.server_address[1]
+
+
+class BusyHandler(http.server.BaseHTTPRequestHandler):
+    def handle_one_request_of_any_method(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        self.server.received.append((self.command, self.path, self.rfile.read(length)))
+        status, headers = self.server.answers.pop(0) if self.server.answers else (200, {})
+        body = json.dumps({"ok": True} if status == 200 else {"detail": "Service Unavailable"}).encode()
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PATCH = handle_one_request_of_any_method
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def busy_server():
+    """busy_server(answers) -> a running BusyServer."""
+    servers = []
+
+    def start(answers):
+        server = BusyServer(answers)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return server
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def waits(monkeypatch):
+    """The seconds the client waited between tries, without waiting."""
+    recorded = []
+    monkeypatch.setattr(prefect_api.time, "sleep", recorded.append)
+    return recorded
+
+
+def test_a_busy_server_is_asked_again_after_growing_waits(busy_server, waits):
+    server = busy_server([(503, {}), (502, {}), (429, {})])
+    assert client(server.api_url).post("/variables/", {"name": "v", "value": 1}) == {"ok": True}
+    assert len(server.received) == 4
+    assert set(server.received) == {("POST", "/api/variables/", b'{"name": "v", "value": 1}')}
+    assert len(waits) == 3
+    for retry, wait in enumerate(waits, start=1):
+        assert 0.8 * 2 ** retry <= wait <= 1.2 * 2 ** retry
+
+
+def test_retry_after_is_honoured_in_seconds_or_as_a_date_and_capped(busy_server, waits):
+    soon = email.utils.formatdate(time.time() + 20, usegmt=True)
+    server = busy_server([(503, {"Retry-After": "7"}), (429, {"Retry-After": soon}),
+                          (503, {"Retry-After": "3600"})])
+    assert client(server.api_url).get("/health") == {"ok": True}
+    assert waits[0] == 7
+    assert 17 <= waits[1] <= 20
+    assert waits[2] == prefect_api.LONGEST_WAIT == 60
+
+
+def test_the_error_after_the_last_retry_says_how_many_were_made(busy_server, waits):
+    server = busy_server([(503, {})] * 4)
+    with pytest.raises(PrefectApiError) as caught:
+        client(server.api_url, max_retries=2).patch("/work_pools/x", {"description": "d"})
+    assert caught.value.status == 503
+    assert str(caught.value) == ("PATCH %s/work_pools/x failed with HTTP 503: Service Unavailable "
+                                 "(after 2 retries)" % server.api_url)
+    assert len(server.received) == 3
+    assert len(waits) == 2
+
+
+@pytest.mark.parametrize("status", [400, 404, 409, 422, 500])
+def test_answers_that_will_not_change_are_not_retried(busy_server, waits, status):
+    server = busy_server([(status, {})])
+    with pytest.raises(PrefectApiError) as caught:
+        client(server.api_url).get("/variables/name/x")
+    assert caught.value.status == status
+    assert "retries" not in str(caught.value)
+    assert len(server.received) == 1
+    assert waits == []
+
+
+def test_max_retries_zero_sends_each_request_once(busy_server, waits):
+    server = busy_server([(503, {})])
+    with pytest.raises(PrefectApiError):
+        client(server.api_url, max_retries=0).get("/health")
+    assert len(server.received) == 1
+    assert waits == []
+
+
+def test_a_refused_connection_fails_at_once(waits):
+    url = "http://127.0.0.1:%d/api" % free_port()
+    with pytest.raises(PrefectApiError):
+        client(url).get("/health")
+    assert waits == []
+
+
+@pytest.mark.parametrize("header, seconds", [
+    (None, None), ("", None), ("12", 12.0), (" 3 ", 3.0), ("soon", None), ("-5", None),
+    ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+])
+def test_retry_after_seconds(header, seconds):
+    assert retry_after_seconds(header) == seconds
+
+
+def test_retry_wait_grows_spreads_and_stops_at_the_cap():
+    for retry in range(1, 6):
+        assert 0.8 * 2 ** retry <= retry_wait(retry) <= 1.2 * 2 ** retry
+    assert retry_wait(9) == prefect_api.LONGEST_WAIT
+    assert retry_wait(1, retry_after=0.0) == 0.0
