@@ -9,6 +9,7 @@ profiles a task does not touch stay byte-for-byte as they were.
 """
 from __future__ import annotations
 
+import datetime
 import difflib
 import operator
 import os
@@ -61,6 +62,13 @@ _ISO_UNIT_SECONDS = (("years", 365 * 86400), ("months", 30 * 86400), ("weeks", 7
                      ("hours", 3600), ("minutes", 60), ("seconds", 1))
 # ISO 8601 allows a fraction in the last component only ("P1DT1.5H", not "P1.5DT1H").
 _ISO_INNER_FRACTION = re.compile(r"^[-+]?P.*[.,]\d+[A-Z].*\d", re.ASCII)
+# pydantic's limits on a duration: a Python timedelta's range (under a billion
+# days; in floats the last microsecond below is the billion itself), an ISO
+# number that fits 32 bits, a clock of at most 2,400,000,000 hours.
+_DURATION_END = (datetime.timedelta.max.days + 1) * 86400.0
+_SHORTEST_DURATION = datetime.timedelta.min.total_seconds()
+_LARGEST_ISO_NUMBER = 2 ** 32 - 1
+_LARGEST_CLOCK_HOURS = 2400000000
 # Prefect's bounds on a value (settings_catalog.BOUNDS), as task errors word them.
 _BOUND_CHECKS = (("gt", operator.gt, "more than"), ("ge", operator.ge, "at least"),
                  ("lt", operator.lt, "less than"), ("le", operator.le, "at most"))
@@ -169,8 +177,9 @@ def _number(key, text, expected):
             raise ProfilesError("%s expects a number, got %r." % (key, text))
     seconds = duration_seconds(text, seconds=expected != "duration")
     if seconds is None:
-        raise ProfilesError("%s expects a duration such as P3D or PT12H (ISO 8601), 3d or 72:00:00%s, got %r." % (
-            key, ", or a number of seconds" if expected != "duration" else "", text))
+        raise ProfilesError(
+            "%s expects a duration such as P3D or PT12H (ISO 8601), 3d or 72:00:00%s, under a billion days, "
+            "got %r." % (key, ", or a number of seconds" if expected != "duration" else "", text))
     return seconds
 
 
@@ -183,16 +192,27 @@ def _check_bounds(key, text, number, bounds, unit):
 def duration_seconds(text, seconds=False):
     """The length in seconds of the duration Prefect reads from text, or None
     when it reads none (seconds: a bare number of seconds counts too)."""
-    if seconds and _SECONDS_NUMBER.match(text):
-        return float(text)
+    total = float(text) if seconds and _SECONDS_NUMBER.match(text) else _written_duration_seconds(text)
+    if total is None or not _SHORTEST_DURATION <= total < _DURATION_END:
+        return None
+    return total
+
+
+def _written_duration_seconds(text):
+    """duration_seconds of an ISO 8601 duration or of days and a clock."""
     match = _DURATION.match(text)
     if match is None or _ISO_INNER_FRACTION.match(text):
         return None
     parts = match.groupdict()
     if parts["clock"] or parts["clock_days"]:
+        if parts["clock"] and int(parts["clock"].split(":")[0]) > _LARGEST_CLOCK_HOURS:
+            return None
         total = int(parts["clock_days"] or 0) * 86400.0 + _clock_seconds(parts["clock"] or parts["day_clock"])
     else:
-        total = sum(float(parts[unit].replace(",", ".")) * size for unit, size in _ISO_UNIT_SECONDS if parts[unit])
+        numbers = [(parts[unit].replace(",", "."), size) for unit, size in _ISO_UNIT_SECONDS if parts[unit]]
+        if any(int(number.split(".")[0]) > _LARGEST_ISO_NUMBER for number, size in numbers):
+            return None
+        total = sum(float(number) * size for number, size in numbers)
     return -total if parts["sign"] == "-" else total
 
 

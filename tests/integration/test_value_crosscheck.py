@@ -35,6 +35,12 @@ CANDIDATES = [
     "P1.5DT1H", "PT1.5H30M", "P1DT1.5H", "P1.5DT", "P1,5D", "\u0661d",  # a fraction only last; ASCII digits only
     # what people write and Prefect refuses
     "259200", "0", "1e3", "3h", "2 weeks", "",
+    # at pydantic's limits: a timedelta's range, a 32-bit ISO number, 2,400,000,000 clock hours
+    "P999999999D", "P1000000000D", "P999999999DT23H59M59S", "P999999999DT24H", "-P999999999D",
+    "-P999999999DT1S", "P2739726Y", "P2739727Y", "999999999 days, 23:59:59", "1000000000 days, 0:00:00",
+    "-999999999d", "-999999999 days, 0:00:01", "PT4294967295S", "PT4294967296S", "PT4294967295.5S",
+    "PT4294967296.0S", "P00000000004294967295D", "P4294967296D", "PT4294967296H",
+    "2400000000:00:00", "2400000001:00:00", "99999999999:00",
 ]
 # text -> its length in seconds as pydantic reads it, or None when it refuses it.
 PYDANTIC_SECONDS = """
@@ -46,7 +52,7 @@ seconds = {}
 for text in json.load(sys.stdin):
     try:
         seconds[text] = adapter.validate_python(text).total_seconds()
-    except ValidationError:
+    except (ValidationError, OverflowError):  # OverflowError: past timedelta.min
         seconds[text] = None
 print(json.dumps(seconds))
 """

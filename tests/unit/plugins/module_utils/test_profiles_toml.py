@@ -127,6 +127,10 @@ def test_profile_value_stores_strings_like_the_cli(key, value, stored):
     ("PREFECT_SERVER_EVENTS_RETENTION_PERIOD", "2 weeks", "expects a duration"),
     ("PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD", "90 days please", "or a number of seconds"),
     ("PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD", "nan", "or a number of seconds"),
+    # Past what pydantic reads: a timedelta's range, a 32-bit ISO number.
+    ("PREFECT_SERVER_EVENTS_RETENTION_PERIOD", "P1000000000D", "under a billion days, got 'P1000000000D'"),
+    ("PREFECT_SERVER_EVENTS_RETENTION_PERIOD", "PT4294967296S", "expects a duration"),
+    ("PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD", 1e14, "or a number of seconds, under a billion days"),
     # Prefect's bounds, which it enforces the same way.
     ("PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD", "1:00:00", "must be more than 3600 seconds"),
     ("PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD", 3600, "must be more than 3600 seconds"),
