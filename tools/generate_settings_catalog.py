@@ -10,7 +10,8 @@ shipped constraints file pins:
 It walks Prefect's pydantic settings models the way `prefect config set`
 validates names (prefect.settings.legacy), and records for every setting its
 canonical name, a coarse value type used to validate task input, the bounds
-Prefect sets on a number or a duration, whether Prefect treats it as a
+Prefect sets on a number or a duration, the strings a comma-separated set
+setting accepts, whether Prefect treats it as a
 secret, and the older aliases Prefect still accepts.
 The Orion-era names (removed in Prefect 2.13) are derived from those aliases
 by the renames Prefect 2.8.1 made.
@@ -57,6 +58,13 @@ ORION_PREFIX_RENAMES = (
     ("PREFECT_ORION_SERVICES_", "PREFECT_API_SERVICES_"),
     ("PREFECT_ORION_UI_", "PREFECT_UI_"),
 )
+
+# Settings read as a comma-separated set of fixed strings -> where Prefect
+# keeps the strings it accepts. Prefect checks them only when a service reads
+# the setting, so a typo loads and fails later, in the server.
+SET_CHOICES = {
+    "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": ("prefect.settings.models.server.services", "_VALID_VACUUM_TYPES"),
+}
 
 
 def value_type(annotation):
@@ -109,6 +117,12 @@ def bounds(field):
     return found
 
 
+def set_choices(name):
+    """The strings Prefect accepts in the comma-separated set `name`."""
+    module, constant = SET_CHOICES[name]
+    return sorted(getattr(importlib.import_module(module), constant))
+
+
 def is_secret(name, annotation):
     """Typed as a secret by Prefect, or a plain string that holds a credential
     all the same: a password, or a Redis URL (redis://:PASSWORD@host/db),
@@ -145,9 +159,12 @@ def all_settings():
 
 
 def catalogue():
-    settings, limits, secrets, aliases = {}, {}, set(), {}
+    settings, limits, set_choices_found, secrets, aliases = {}, {}, {}, set(), {}
     for name, field in all_settings():
         settings[name] = value_type(field.annotation)
+        if name in SET_CHOICES:
+            settings[name] = "comma_set"
+            set_choices_found[name] = set_choices(name)
         if settings[name] == "duration" and accepts_seconds(field):
             settings[name] = "seconds_or_duration"
         found = bounds(field) if settings[name] in ("int", "float", "duration", "seconds_or_duration") else {}
@@ -168,10 +185,12 @@ def catalogue():
                 old = old_prefix + name[len(renamed_prefix):]
                 legacy.setdefault(old, aliases.get(name, name))
     legacy = {old: new for old, new in legacy.items() if new in settings}
-    return settings, limits, secrets, aliases, legacy
+    if set(SET_CHOICES) - set(set_choices_found):
+        sys.exit(f"SET_CHOICES names settings Prefect no longer has: {sorted(set(SET_CHOICES) - set(set_choices_found))}")
+    return settings, limits, set_choices_found, secrets, aliases, legacy
 
 
-def render(settings, limits, secrets, aliases, legacy):
+def render(settings, limits, set_choices_found, secrets, aliases, legacy):
     def block(value):
         """One entry a line, so a regeneration diff shows each setting that changed."""
         if isinstance(value, dict):
@@ -191,9 +210,13 @@ PREFECT_VERSION = {prefect.__version__!r}
 INTEGRATIONS = {block(integrations)}
 
 # Canonical setting name -> value type: "str", "int", "float", "bool", a list
-# of choices, "duration" (ISO 8601 or [D days, ]HH:MM:SS) or
-# "seconds_or_duration" (a duration or a number of seconds).
+# of choices, "duration" (ISO 8601 or [D days, ]HH:MM:SS),
+# "seconds_or_duration" (a duration or a number of seconds) or "comma_set"
+# (a comma-separated set of CHOICES_OF_SETS, or true or false).
 SETTINGS = {block(settings)}
+
+# A "comma_set" setting -> the strings Prefect accepts in it.
+CHOICES_OF_SETS = {block(set_choices_found)}
 
 # Setting name -> the bounds Prefect sets on its value ("gt", "ge", "lt",
 # "le"; a duration's in seconds). Prefect loads no setting at all when one

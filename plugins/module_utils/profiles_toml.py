@@ -29,6 +29,7 @@ except ImportError:
 from ansible_collections.selfhosted.prefect.plugins.module_utils.settings_catalog import (
     ALIASES,
     BOUNDS,
+    CHOICES_OF_SETS,
     INTEGRATIONS,
     LEGACY_NAMES,
     PREFECT_VERSION,
@@ -128,6 +129,17 @@ def resolve_setting_name(key, legacy_names="migrate"):
 
 # ---------------------------------------------------------------- values
 
+def comma_set(text):
+    """A comma_set setting as Prefect reads it: True or False for its legacy
+    booleans, else the set of its comma-separated strings."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "1"):
+        return True
+    if lowered in ("false", "0", ""):
+        return False
+    return frozenset(item.strip() for item in text.split(",") if item.strip())
+
+
 def _bool_value(text):
     lowered = text.strip().lower()
     if lowered in _TRUE:
@@ -157,6 +169,8 @@ def profile_value(key, value):
         raise ProfilesError("%s expects a boolean (true or false), got %r." % (key, text))
     if isinstance(expected, list) and text.lower() not in [choice.lower() for choice in expected]:
         raise ProfilesError("%s expects one of %s, got %r." % (key, ", ".join(expected), text))
+    if expected == "comma_set":
+        _check_set_choices(key, text, CHOICES_OF_SETS[name])
     if expected in ("int", "float", "duration", "seconds_or_duration"):
         _check_bounds(key, text, _number(key, text, expected), BOUNDS.get(name, {}),
                       " seconds" if "duration" in expected else "")
@@ -181,6 +195,16 @@ def _number(key, text, expected):
             "%s expects a duration such as P3D or PT12H (ISO 8601), 3d or 72:00:00%s, under a billion days, "
             "got %r." % (key, ", or a number of seconds" if expected != "duration" else "", text))
     return seconds
+
+
+def _check_set_choices(key, text, choices):
+    """Prefect loads unknown strings in a comma_set and fails only when a
+    service reads them; refuse them here."""
+    items = comma_set(text)
+    unknown = sorted(items - set(choices)) if isinstance(items, frozenset) else []
+    if unknown:
+        raise ProfilesError("%s expects a comma-separated set of %s (or true or false), got %r: %s unknown." % (
+            key, ", ".join(choices), text, ", ".join(unknown)))
 
 
 def _check_bounds(key, text, number, bounds, unit):
@@ -244,6 +268,8 @@ def same_value(key, stored, wanted):
             return stored == wanted
     if isinstance(expected, list):
         return stored.lower() == wanted.lower()
+    if expected == "comma_set":
+        return comma_set(stored) == comma_set(wanted)
     return stored == wanted
 
 

@@ -11,8 +11,9 @@ INTEGRATIONS = {
 }
 
 # Canonical setting name -> value type: "str", "int", "float", "bool", a list
-# of choices, "duration" (ISO 8601 or [D days, ]HH:MM:SS) or
-# "seconds_or_duration" (a duration or a number of seconds).
+# of choices, "duration" (ISO 8601 or [D days, ]HH:MM:SS),
+# "seconds_or_duration" (a duration or a number of seconds) or "comma_set"
+# (a comma-separated set of CHOICES_OF_SETS, or true or false).
 SETTINGS = {
     'PREFECT_API_AUTH_STRING': 'str',
     'PREFECT_API_ENABLE_HTTP2': 'bool',
@@ -191,7 +192,7 @@ SETTINGS = {
     'PREFECT_SERVER_SERVICES_CLEANUP_RECONCILER_ENABLED': 'bool',
     'PREFECT_SERVER_SERVICES_CLEANUP_RECONCILER_LOOP_SECONDS': 'float',
     'PREFECT_SERVER_SERVICES_DB_VACUUM_BATCH_SIZE': 'int',
-    'PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED': 'str',
+    'PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED': 'comma_set',
     'PREFECT_SERVER_SERVICES_DB_VACUUM_EVENT_RETENTION_OVERRIDES': 'str',
     'PREFECT_SERVER_SERVICES_DB_VACUUM_LOOP_SECONDS': 'float',
     'PREFECT_SERVER_SERVICES_DB_VACUUM_ORPHAN_CLEANUP_LOOP_SECONDS': 'float',
@@ -274,6 +275,11 @@ SETTINGS = {
     'PREFECT_WORKER_QUERY_SECONDS': 'float',
     'PREFECT_WORKER_WEBSERVER_HOST': 'str',
     'PREFECT_WORKER_WEBSERVER_PORT': 'int',
+}
+
+# A "comma_set" setting -> the strings Prefect accepts in it.
+CHOICES_OF_SETS = {
+    'PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED': ['events', 'flow_runs', 'orphans'],
 }
 
 # Setting name -> the bounds Prefect sets on its value ("gt", "ge", "lt",

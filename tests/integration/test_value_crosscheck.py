@@ -113,3 +113,40 @@ def test_bounds_refuse_what_prefect_refuses():
             ours.append(False)
     assert dict(zip(map(tuple, cases), ours)) == dict(zip(map(tuple, cases), prefect))
     assert True in prefect and False in prefect
+
+
+VACUUM_CANDIDATES = [
+    "events", "events,flow_runs", "flow_runs, events", " orphans ,events,", "events,,", "true", "TRUE", "1",
+    "false", "0", "", " ", "yes", "on", "Events", "flow_run", "events,flow_run", "events;flow_runs", "none",
+]
+# text -> [what Prefect reads (a bool or a sorted list), whether its vacuum service accepts it].
+PREFECT_VACUUM_READS = """
+import json, os, sys
+from prefect.settings.models.root import Settings
+reads = {}
+for text in json.load(sys.stdin):
+    os.environ["PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED"] = text
+    vacuum = Settings().server.services.db_vacuum
+    read = vacuum.enabled if isinstance(vacuum.enabled, bool) else sorted(vacuum.enabled)
+    try:
+        vacuum.enabled_vacuum_types
+        reads[text] = [read, True]
+    except ValueError:
+        reads[text] = [read, False]
+print(json.dumps(reads))
+"""
+
+
+def test_vacuum_types_read_and_refused_as_prefects_vacuum_does():
+    prefect = in_prefects_python(PREFECT_VACUUM_READS, VACUUM_CANDIDATES)
+    ours = {}
+    for text in VACUUM_CANDIDATES:
+        read = pt.comma_set(text)
+        try:
+            pt.profile_value("PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED", text)
+            accepted = True
+        except pt.ProfilesError:
+            accepted = False
+        ours[text] = [read if isinstance(read, bool) else sorted(read), accepted]
+    assert ours == prefect
+    assert {accepted for read, accepted in prefect.values()} == {True, False}

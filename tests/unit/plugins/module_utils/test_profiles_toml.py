@@ -111,6 +111,10 @@ def test_resolve_legacy_fail_refuses_renamed_names(key):
     ("PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD", "P90D", "P90D"),
     ("PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD", "PT1H0.5S", "PT1H0.5S"),  # just past its bound
     ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", 30, "30"),  # at its bound
+    ("PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED", "events,flow_runs", "events,flow_runs"),
+    ("PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED", " orphans , events,", " orphans , events,"),
+    ("PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED", True, "true"),  # the legacy boolean
+    ("PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED", "", ""),
 ])
 def test_profile_value_stores_strings_like_the_cli(key, value, stored):
     assert pt.profile_value(key, value) == stored
@@ -139,6 +143,11 @@ def test_profile_value_stores_strings_like_the_cli(key, value, stored):
     ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", 29, "must be at least 30"),
     ("PREFECT_SERVER_CONCURRENCY_INITIAL_DEPLOYMENT_LEASE_DURATION", 3600.5, "must be at most 3600"),
     ("PREFECT_SERVER_DATABASE_MIGRATION_TIMEOUT", "nan", "must be more than 0"),
+    # Prefect loads these and its vacuum service fails on them later.
+    ("PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED", "events,flow_run",
+     r"expects a comma-separated set of events, flow_runs, orphans \(or true or false\), got 'events,flow_run': flow_run unknown"),
+    ("PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED", "Events", "Events unknown"),
+    ("PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED", "yes", "yes unknown"),
     ("PREFECT_API_URL", ["a"], "must be a string, number or boolean"),
     ("PREFECT_API_URL", {"a": 1}, "must be a string, number or boolean"),
 ])
@@ -156,6 +165,10 @@ def test_profile_value_rejects_wrong_types_and_values_out_of_bounds(key, value, 
     ("PREFECT_LOGGING_LEVEL", "INFO", "info", True),
     ("PREFECT_API_URL", "http://a/api", "http://A/api", False),
     ("PREFECT_ORION_API_PORT", "4202", "4202", True),
+    ("PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED", "flow_runs, events", "events,flow_runs", True),  # a set
+    ("PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED", "1", "true", True),
+    ("PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED", "events", "events,orphans", False),
+    ("PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED", "false", "events", False),  # the same vacuum, written apart
 ])
 def test_same_value_compares_by_meaning(key, stored, wanted, same):
     assert pt.same_value(key, stored, wanted) is same
