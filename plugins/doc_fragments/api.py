@@ -40,6 +40,8 @@ options:
       - How many times to send a request again after an answer that says to try later, as Prefect's
         own client does. These are HTTP 503, which Prefect sends when a transaction failed on a busy
         SQLite file or a lost PostgreSQL connection (a failover), and HTTP 408, 429 and 502 from proxies.
+      - A create or a delete is sent again only after 429 or 503, since a proxy's 408 or 502 may come
+        after the server did the work.
       - The waits are about 2, 4, 8, 16 and 32 seconds, or what the server's C(Retry-After) asks
         for, never more than 60 seconds each.
       - A refused connection, a timeout or a TLS error fails at once.

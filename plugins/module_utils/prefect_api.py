@@ -12,8 +12,10 @@ the credentials.
 from __future__ import annotations
 
 import base64
+import datetime
 import email.utils
 import json
+import math
 import random
 import time
 import uuid
@@ -36,8 +38,12 @@ API_ARGUMENT_SPEC = dict(
 
 # The answers Prefect's own client retries: the server sends 503 when a
 # transaction failed on a busy SQLite file or a lost PostgreSQL connection
-# (a failover), and proxies send 408, 429 and 502.
+# (a failover) and was rolled back; proxies send 408, 429 and 502.
 RETRY_STATUSES = (408, 429, 502, 503)
+# A proxy's 408 or 502 may come after the server did the work, so a create
+# or a delete, which must not run twice, is sent again only after the
+# answers that say it was not done.
+RETRY_STATUSES_OF_ONCE_ONLY = {"POST": (429, 503), "DELETE": (429, 503)}
 LONGEST_WAIT = 60  # seconds; a far Retry-After must not hold a play for hours
 
 
@@ -149,14 +155,15 @@ class PrefectApi:
         self.headers["Prefect-Csrf-Client"] = client_id
 
     def _send(self, method, path, body=None):
-        """One request, sent again after a retryable answer (RETRY_STATUSES)
-        up to max_retries times, as Prefect's client does."""
+        """One request, sent again after a retryable answer up to max_retries
+        times, as Prefect's client does."""
+        retryable = RETRY_STATUSES_OF_ONCE_ONLY.get(method, RETRY_STATUSES)
         retry = 0
         while True:
             try:
                 return self._send_once(method, path, body)
             except PrefectApiError as exc:
-                if exc.status not in RETRY_STATUSES or retry >= self.max_retries:
+                if exc.status not in retryable or retry >= self.max_retries:
                     if retry:
                         exc.args = ("%s (after %d retries)" % (exc, retry),)
                     raise
@@ -216,16 +223,19 @@ def retry_after_seconds(header):
     None when absent or unreadable."""
     if not header:
         return None
-    header = header.strip()
-    if header.isdigit():
-        return float(header)
     try:
-        when = email.utils.parsedate_to_datetime(header)
-    except (TypeError, ValueError):
+        seconds = float(header)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(header)
+        except (TypeError, ValueError, OverflowError):
+            return None
+        if when.tzinfo is None:  # "-0000": UTC, as Prefect's client reads it
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        seconds = when.timestamp() - time.time()
+    if not math.isfinite(seconds):
         return None
-    if when is None or when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
+    return max(0.0, seconds)
 
 
 def retry_wait(retry, retry_after=None):

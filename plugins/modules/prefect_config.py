@@ -21,8 +21,9 @@ description:
     settings refuse a bare number of seconds, and Prefect would then load no setting at all.
   - Numbers and durations must lie within the bounds Prefect sets, for example more than one hour for
     E(PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD); Prefect would otherwise load no setting at all either.
-  - E(PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED) must list only the vacuum types Prefect knows (C(events,flow_runs));
-    Prefect loads a misspelt type and its vacuum service fails on it later. It compares as a set.
+  - E(PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED) must list only the vacuum types Prefect knows (C(events), C(flow_runs),
+    C(orphans)), or be C(true) or C(false); Prefect loads a misspelt type and its vacuum service fails on it later.
+    It compares as a set.
 options:
   profile:
     description:

@@ -136,7 +136,7 @@ class BusyHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    do_GET = do_POST = do_PATCH = handle_one_request_of_any_method
+    do_GET = do_POST = do_PATCH = do_DELETE = handle_one_request_of_any_method
 
     def log_message(self, *args):
         pass
@@ -167,13 +167,27 @@ def waits(monkeypatch):
 
 
 def test_a_busy_server_is_asked_again_after_growing_waits(busy_server, waits):
-    server = busy_server([(503, {}), (502, {}), (429, {})])
-    assert client(server.api_url).post("/variables/", {"name": "v", "value": 1}) == {"ok": True}
-    assert len(server.received) == 4
-    assert set(server.received) == {("POST", "/api/variables/", b'{"name": "v", "value": 1}')}
-    assert len(waits) == 3
+    server = busy_server([(503, {}), (502, {}), (429, {}), (408, {})])
+    assert client(server.api_url).patch("/variables/name/v", {"value": 1}) == {"ok": True}
+    assert len(server.received) == 5
+    assert set(server.received) == {("PATCH", "/api/variables/name/v", b'{"value": 1}')}
+    assert len(waits) == 4
     for retry, wait in enumerate(waits, start=1):
         assert 0.8 * 2 ** retry <= wait <= 1.2 * 2 ** retry
+
+
+@pytest.mark.parametrize("method", ["post", "delete"])
+def test_creates_and_deletes_are_sent_again_only_when_they_were_not_done(busy_server, waits, method):
+    """A proxy's 502 or 408 may follow a change the server made: sent again,
+    a create would make a second automation, a delete would fail on a 404."""
+    server = busy_server([(503, {}), (429, {}), (502, {})])
+    send = getattr(client(server.api_url), method)
+    with pytest.raises(PrefectApiError) as caught:
+        send("/automations/", {"name": "a"}) if method == "post" else send("/automations/1")
+    assert caught.value.status == 502
+    assert str(caught.value).endswith("(after 2 retries)")
+    assert len(server.received) == 3
+    assert len(waits) == 2
 
 
 def test_retry_after_is_honoured_in_seconds_or_as_a_date_and_capped(busy_server, waits):
@@ -224,8 +238,9 @@ def test_a_refused_connection_fails_at_once(waits):
 
 
 @pytest.mark.parametrize("header, seconds", [
-    (None, None), ("", None), ("12", 12.0), (" 3 ", 3.0), ("soon", None), ("-5", None),
-    ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+    (None, None), ("", None), ("12", 12.0), (" 3 ", 3.0), ("1.5", 1.5), ("-5", 0.0), ("soon", None),
+    ("nan", None), ("inf", None), ("\u00b2", None), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+    ("Wed, 21 Oct 2015 07:28:00 -0000", 0.0), ("Mon, 01 Jan 9999999999999999999999 00:00:00 GMT", None),
 ])
 def test_retry_after_seconds(header, seconds):
     assert retry_after_seconds(header) == seconds
