@@ -17,8 +17,10 @@ import email.utils
 import json
 import math
 import random
+import socket
 import time
 import uuid
+from http.client import HTTPException
 
 from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.common.text.converters import to_text
@@ -44,17 +46,27 @@ RETRY_STATUSES = (408, 429, 502, 503)
 # or a delete, which must not run twice, is sent again only after the
 # answers that say it was not done.
 RETRY_STATUSES_OF_ONCE_ONLY = {"POST": (429, 503), "DELETE": (429, 503)}
+ONCE_ONLY_METHODS = tuple(RETRY_STATUSES_OF_ONCE_ONLY)
+# Connection failures Prefect's client retries too (a server restarting, a
+# proxy or load balancer dropping idle connections). socket.timeout is
+# TimeoutError only from Python 3.10 on.
+DROPPED_CONNECTION = (socket.timeout, TimeoutError, ConnectionResetError, ConnectionAbortedError,
+                      BrokenPipeError)
 LONGEST_WAIT = 60  # seconds; a far Retry-After must not hold a play for hours
 
 
 class PrefectApiError(Exception):
     """A request failed; str() is the message for the user."""
 
-    def __init__(self, message, status=None, csrf=False):
+    def __init__(self, message, status=None, csrf=False, transport=None):
         super().__init__(message)
         self.status = status
         self.csrf = csrf  # a 403 of the server's CSRF protection
         self.retry_after = None  # seconds, from a Retry-After header
+        # Where a connection failed, None for an HTTP answer: "refused",
+        # "unsent" (while connecting or sending: the server has no whole
+        # request) or "unanswered" (the request went out, no whole answer came)
+        self.transport = transport
 
 
 def api_argument_spec(**options):
@@ -111,6 +123,7 @@ class PrefectApi:
         self.validate_certs = params["validate_certs"]
         self.ca_path = params.get("ca_path")
         self.max_retries = params["max_retries"]
+        self.has_connected = False
         self.headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if params.get("auth_string"):
             token = base64.b64encode(params["auth_string"].encode("utf-8")).decode("ascii")
@@ -155,20 +168,28 @@ class PrefectApi:
         self.headers["Prefect-Csrf-Client"] = client_id
 
     def _send(self, method, path, body=None):
-        """One request, sent again after a retryable answer up to max_retries
-        times, as Prefect's client does."""
-        retryable = RETRY_STATUSES_OF_ONCE_ONLY.get(method, RETRY_STATUSES)
+        """One request, sent again after a retryable answer or a dropped
+        connection up to max_retries times, as Prefect's client does."""
         retry = 0
         while True:
             try:
                 return self._send_once(method, path, body)
             except PrefectApiError as exc:
-                if exc.status not in retryable or retry >= self.max_retries:
+                if not self._retryable(method, exc) or retry >= self.max_retries:
                     if retry:
                         exc.args = ("%s (after %d retries)" % (exc, retry),)
                     raise
                 retry += 1
                 time.sleep(retry_wait(retry, exc.retry_after))
+
+    def _retryable(self, method, exc):
+        if exc.transport is None:
+            return exc.status in RETRY_STATUSES_OF_ONCE_ONLY.get(method, RETRY_STATUSES)
+        if exc.transport == "refused":
+            # a wrong api_url fails at once; a server that answered before is restarting
+            return self.has_connected
+        # an unanswered create or delete may have been done
+        return exc.transport == "unsent" or method not in ONCE_ONLY_METHODS
 
     def _send_once(self, method, path, body):
         url = self.base + path
@@ -181,13 +202,15 @@ class PrefectApi:
             )
             raw = response.read()
         except HTTPError as exc:
+            self.has_connected = True
             raise self._http_error(method, path, exc)
-        except URLError as exc:
-            raise PrefectApiError(
-                "cannot reach the Prefect API at %s: %s (is the server running, and is api_url "
-                "the API root, as in PREFECT_API_URL?)" % (self.base, to_text(exc.reason)))
-        except OSError as exc:  # timeouts, resets, TLS errors outside URLError
+        except URLError as exc:  # urllib wraps what fails before the request is sent
+            raise self._unsent_error(exc.reason)
+        except (HTTPException,) + DROPPED_CONNECTION as exc:  # sent; reading the answer failed
+            raise self._unanswered_error(method, path, exc)
+        except OSError as exc:  # a CA file that cannot be read, a TLS error outside URLError
             raise PrefectApiError("cannot reach the Prefect API at %s: %s" % (self.base, to_text(exc)))
+        self.has_connected = True
         if not raw:
             return None
         try:
@@ -196,6 +219,24 @@ class PrefectApi:
             raise PrefectApiError(
                 "%s %s did not answer JSON: is %s the Prefect API root (ending in /api)?"
                 % (method, path, self.base))
+
+    def _unsent_error(self, reason):
+        if isinstance(reason, ConnectionRefusedError):
+            transport = "refused"
+        elif isinstance(reason, DROPPED_CONNECTION):
+            transport = "unsent"
+        else:  # a name that does not resolve, a TLS error: trying again will not help
+            transport = None
+        return PrefectApiError(
+            "cannot reach the Prefect API at %s: %s (is the server running, and is api_url "
+            "the API root, as in PREFECT_API_URL?)" % (self.base, to_text(reason)), transport=transport)
+
+    def _unanswered_error(self, method, path, exc):
+        what = to_text(exc) or type(exc).__name__
+        message = "%s %s%s sent, but no whole answer came: %s" % (method, self.base, path, what)
+        if method in ONCE_ONLY_METHODS:
+            message += " (the server may have done it; the next run reads what is there)"
+        return PrefectApiError(message, transport="unanswered")
 
     def _http_error(self, method, path, exc):
         payload = _error_payload(exc.read() if exc.fp else b"")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import email.utils
 import http.server
 import json
+import socket
+import ssl
 import threading
 import time
 
@@ -20,9 +22,9 @@ from ansible_collections.selfhosted.prefect.plugins.module_utils.prefect_api imp
 from .conftest import AUTH_STRING, free_port
 
 
-def client(api_url, auth_string=AUTH_STRING, max_retries=5):
-    return PrefectApi(dict(api_url=api_url, auth_string=auth_string, ca_path=None,
-                           validate_certs=True, timeout=10, max_retries=max_retries))
+def client(api_url, auth_string=AUTH_STRING, max_retries=5, timeout=10, ca_path=None):
+    return PrefectApi(dict(api_url=api_url, auth_string=auth_string, ca_path=ca_path,
+                           validate_certs=True, timeout=timeout, max_retries=max_retries))
 
 
 def test_get_reads_an_object(server):
@@ -106,16 +108,20 @@ def test_subset_differs(wanted, current, differs):
 
 
 class BusyServer(http.server.ThreadingHTTPServer):
-    """Answers each request with the next of `answers` ((status, headers)),
-    then 200 with the JSON body {"ok": true}; records what it received.
+    """Answers each request with the next of `answers`, then 200 with the
+    JSON body {"ok": true}; records what it received. An answer is a
+    (status, headers) pair or one of the ways a connection fails: "drop"
+    (closed without an answer), "truncate" (half a body, then closed),
+    "stall" (no answer for two seconds).
     It stands in for what a real Prefect server sends only now and then (a
-    503 on a busy SQLite file or during a PostgreSQL failover) and for a
-    proxy's 429 and 502."""
+    503 on a busy SQLite file or during a PostgreSQL failover), for a
+    proxy's 429 and 502, and for a server restarting or a load balancer
+    dropping connections."""
 
-    def __init__(self, answers):
+    def __init__(self, answers, port=0):
         self.answers = list(answers)
         self.received = []
-        super().__init__(("127.0.0.1", 0), BusyHandler)
+        super().__init__(("127.0.0.1", port), BusyHandler)
 
     @property
     def api_url(self):
@@ -126,7 +132,14 @@ class BusyHandler(http.server.BaseHTTPRequestHandler):
     def handle_one_request_of_any_method(self):
         length = int(self.headers.get("Content-Length") or 0)
         self.server.received.append((self.command, self.path, self.rfile.read(length)))
-        status, headers = self.server.answers.pop(0) if self.server.answers else (200, {})
+        answer = self.server.answers.pop(0) if self.server.answers else (200, {})
+        if answer == "drop":
+            self.close_connection = True
+            return
+        if answer == "stall":  # not time.sleep, which the tests record instead of waiting
+            threading.Event().wait(2)
+            return
+        status, headers = (200, {}) if answer == "truncate" else answer
         body = json.dumps({"ok": True} if status == 200 else {"detail": "Service Unavailable"}).encode()
         self.send_response(status)
         for name, value in headers.items():
@@ -134,7 +147,7 @@ class BusyHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        self.wfile.write(body[:len(body) // 2] if answer == "truncate" else body)
 
     do_GET = do_POST = do_PATCH = do_DELETE = handle_one_request_of_any_method
 
@@ -147,8 +160,8 @@ def busy_server():
     """busy_server(answers) -> a running BusyServer."""
     servers = []
 
-    def start(answers):
-        server = BusyServer(answers)
+    def start(answers, port=0):
+        server = BusyServer(answers, port)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
         return server
@@ -251,3 +264,107 @@ def test_retry_wait_grows_spreads_and_stops_at_the_cap():
         assert 0.8 * 2 ** retry <= retry_wait(retry) <= 1.2 * 2 ** retry
     assert retry_wait(9) == prefect_api.LONGEST_WAIT
     assert retry_wait(1, retry_after=0.0) == 0.0
+
+
+@pytest.mark.parametrize("failure", ["drop", "truncate", "stall"])
+@pytest.mark.parametrize("method", ["get", "patch"])
+def test_reads_and_updates_are_sent_again_after_a_dropped_connection(busy_server, waits, method, failure):
+    server = busy_server([failure, failure])
+    api = client(server.api_url, timeout=1)
+    answer = api.get("/health") if method == "get" else api.patch("/variables/name/v", {"value": 1})
+    assert answer == {"ok": True}
+    assert len(server.received) == 3
+    assert len(waits) == 2
+
+
+@pytest.mark.parametrize("method", ["post", "delete"])
+def test_an_unanswered_create_or_delete_is_not_sent_again(busy_server, waits, method):
+    """The server may have made the automation before the connection broke;
+    the next run reads what is there and finds it."""
+    server = busy_server(["drop"])
+    send = getattr(client(server.api_url), method)
+    with pytest.raises(PrefectApiError) as caught:
+        send("/automations/", {"name": "a"}) if method == "post" else send("/automations/1")
+    message = str(caught.value)
+    assert "%s %s/automations/" % (method.upper(), server.api_url) in message
+    assert "sent, but no whole answer came" in message
+    assert message.endswith("(the server may have done it; the next run reads what is there)")
+    assert len(server.received) == 1
+    assert waits == []
+
+
+def test_a_server_restarting_is_waited_for_once_it_has_answered(busy_server, monkeypatch):
+    """Refused after an answer: the server is restarting (an upgrade, a
+    failover), and nothing was sent, so even a create is sent again."""
+    first = busy_server([])
+    api = client(first.api_url)
+    assert api.get("/health") == {"ok": True}
+    port = first.server_address[1]
+    first.shutdown()
+    first.server_close()
+    restarted = []
+    waits = []
+
+    def wait_and_restart(seconds):
+        waits.append(seconds)
+        if len(waits) == 2:
+            restarted.append(busy_server([], port))
+    monkeypatch.setattr(prefect_api.time, "sleep", wait_and_restart)
+    assert api.post("/automations/", {"name": "a"}) == {"ok": True}
+    assert len(waits) == 2
+    assert restarted[0].received == [("POST", "/api/automations/", b'{"name": "a"}')]
+
+
+def test_a_ca_file_that_cannot_be_read_fails_at_once(busy_server, waits, tmp_path):
+    server = busy_server([])
+    with pytest.raises(PrefectApiError) as caught:
+        client(server.api_url.replace("http:", "https:"), ca_path=str(tmp_path / "missing.pem")).get("/health")
+    assert str(caught.value).startswith("cannot reach the Prefect API at https://127.0.0.1:")
+    assert server.received == []
+    assert waits == []
+
+
+@pytest.mark.parametrize("reason, transport", [
+    (ConnectionRefusedError(111, "Connection refused"), "refused"),
+    (socket.timeout("timed out"), "unsent"),
+    (ConnectionResetError(104, "Connection reset by peer"), "unsent"),
+    (BrokenPipeError(32, "Broken pipe"), "unsent"),
+    (socket.gaierror(-2, "Name or service not known"), None),
+    (ssl.SSLCertVerificationError(1, "certificate verify failed"), None),
+])
+def test_connection_failures_before_the_request_went_out(reason, transport):
+    assert client("http://prefect1:4200/api")._unsent_error(reason).transport == transport
+
+
+@pytest.mark.parametrize("method, transport, has_connected, retried", [
+    ("GET", "refused", False, False),        # a wrong api_url fails at once
+    ("GET", "refused", True, True),
+    ("POST", "refused", True, True),
+    ("POST", "unsent", False, True),
+    ("DELETE", "unsent", False, True),
+    ("GET", "unanswered", True, True),
+    ("PUT", "unanswered", True, True),
+    ("PATCH", "unanswered", True, True),
+    ("POST", "unanswered", True, False),
+    ("DELETE", "unanswered", True, False),
+    ("GET", None, True, False),              # a name that does not resolve, a TLS error
+])
+def test_which_connection_failures_are_retried(method, transport, has_connected, retried):
+    api = client("http://prefect1:4200/api")
+    api.has_connected = has_connected
+    assert api._retryable(method, PrefectApiError("failed", transport=transport)) is retried
+
+
+@pytest.mark.parametrize("failure, cause", [
+    ("drop", "Remote end closed connection without response"),
+    ("truncate", "IncompleteRead"),
+    ("stall", "timed out"),
+])
+def test_an_answer_that_never_came_whole_is_named(busy_server, waits, failure, cause):
+    server = busy_server([failure])
+    with pytest.raises(PrefectApiError) as caught:
+        client(server.api_url, max_retries=0, timeout=1).get("/work_pools/x")
+    assert str(caught.value).startswith(
+        "GET %s/work_pools/x sent, but no whole answer came: " % server.api_url)
+    assert cause in str(caught.value)
+    assert waits == []
