@@ -45,11 +45,12 @@ options:
       - The waits are about 2, 4, 8, 16 and 32 seconds, or what the server's C(Retry-After) asks
         for, never more than 60 seconds each.
       - A dropped connection is retried on the same waits when sending again is safe. A refused
-        connection is, once the server has answered the task before (it is restarting), and so is
-        a reset or a timeout before the request went out. After the request went out, a reset, a
+        connection, a reset or a timeout before the request went out is, once the server has
+        answered the task before (it is restarting). After the request went out, a reset, a
         timeout or a cut answer is retried for reads and updates, not for a create or a delete,
         which the server may have done.
-      - A refused first connection, a name that does not resolve or a TLS error fails at once.
+      - A failure to connect before the server ever answered, a name that does not resolve, a
+        TLS error or a port that does not speak HTTP fails at once.
       - Defaults to E(PREFECT_CLIENT_MAX_RETRIES) in the module's environment. V(0) sends each request once.
     type: int
     default: 5

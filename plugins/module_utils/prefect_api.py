@@ -20,12 +20,12 @@ import random
 import socket
 import time
 import uuid
-from http.client import HTTPException
+from http.client import HTTPException, IncompleteRead, InvalidURL
 
 from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
-from ansible.module_utils.six.moves.urllib.parse import quote
+from ansible.module_utils.six.moves.urllib.parse import quote, urlsplit, urlunsplit
 from ansible.module_utils.urls import open_url
 
 
@@ -49,9 +49,10 @@ RETRY_STATUSES_OF_ONCE_ONLY = {"POST": (429, 503), "DELETE": (429, 503)}
 ONCE_ONLY_METHODS = tuple(RETRY_STATUSES_OF_ONCE_ONLY)
 # Connection failures Prefect's client retries too (a server restarting, a
 # proxy or load balancer dropping idle connections). socket.timeout is
-# TimeoutError only from Python 3.10 on.
+# TimeoutError only from Python 3.10 on; http.client's RemoteDisconnected is
+# a ConnectionResetError.
 DROPPED_CONNECTION = (socket.timeout, TimeoutError, ConnectionResetError, ConnectionAbortedError,
-                      BrokenPipeError)
+                      BrokenPipeError, ConnectionRefusedError)
 LONGEST_WAIT = 60  # seconds; a far Retry-After must not hold a play for hours
 
 
@@ -63,10 +64,19 @@ class PrefectApiError(Exception):
         self.status = status
         self.csrf = csrf  # a 403 of the server's CSRF protection
         self.retry_after = None  # seconds, from a Retry-After header
-        # Where a connection failed, None for an HTTP answer: "refused",
-        # "unsent" (while connecting or sending: the server has no whole
-        # request) or "unanswered" (the request went out, no whole answer came)
+        # Where a connection dropped, None for an HTTP answer or a failure
+        # that sending again will not mend: "unsent" (while connecting or
+        # sending: the server has no whole request) or "unanswered" (the
+        # request went out, no whole answer came)
         self.transport = transport
+
+
+def shown_url(url):
+    """url without the password a user:password@ part may carry."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="********@" + parts.netloc.rpartition("@")[2]))
 
 
 def api_argument_spec(**options):
@@ -119,6 +129,7 @@ class PrefectApi:
 
     def __init__(self, params):
         self.base = params["api_url"].rstrip("/")
+        self.shown_base = shown_url(self.base)  # for messages
         self.timeout = params["timeout"]
         self.validate_certs = params["validate_certs"]
         self.ca_path = params.get("ca_path")
@@ -163,7 +174,7 @@ class PrefectApi:
         client_id = str(uuid.uuid4())
         token = self._send("GET", "/csrf-token?client=" + client_id)
         if not isinstance(token, dict) or "token" not in token:
-            raise PrefectApiError("%s/csrf-token answered no token: is api_url the Prefect API?" % self.base)
+            raise PrefectApiError("%s/csrf-token answered no token: is api_url the Prefect API?" % self.shown_base)
         self.headers["Prefect-Csrf-Token"] = token["token"]
         self.headers["Prefect-Csrf-Client"] = client_id
 
@@ -185,11 +196,11 @@ class PrefectApi:
     def _retryable(self, method, exc):
         if exc.transport is None:
             return exc.status in RETRY_STATUSES_OF_ONCE_ONLY.get(method, RETRY_STATUSES)
-        if exc.transport == "refused":
+        if exc.transport == "unsent":
             # a wrong api_url fails at once; a server that answered before is restarting
             return self.has_connected
         # an unanswered create or delete may have been done
-        return exc.transport == "unsent" or method not in ONCE_ONLY_METHODS
+        return method not in ONCE_ONLY_METHODS
 
     def _send_once(self, method, path, body):
         url = self.base + path
@@ -206,10 +217,15 @@ class PrefectApi:
             raise self._http_error(method, path, exc)
         except URLError as exc:  # urllib wraps what fails before the request is sent
             raise self._unsent_error(exc.reason)
-        except (HTTPException,) + DROPPED_CONNECTION as exc:  # sent; reading the answer failed
+        except (IncompleteRead,) + DROPPED_CONNECTION as exc:  # sent; reading the answer failed
             raise self._unanswered_error(method, path, exc)
+        except InvalidURL as exc:
+            raise PrefectApiError("api_url %s is no URL: %s" % (self.shown_base, to_text(exc)))
+        except HTTPException as exc:  # a server that does not speak HTTP on that port
+            raise PrefectApiError("%s %s%s did not get an HTTP answer: %s (is api_url the Prefect API?)"
+                                  % (method, self.shown_base, path, to_text(exc) or type(exc).__name__))
         except OSError as exc:  # a CA file that cannot be read, a TLS error outside URLError
-            raise PrefectApiError("cannot reach the Prefect API at %s: %s" % (self.base, to_text(exc)))
+            raise PrefectApiError("cannot reach the Prefect API at %s: %s" % (self.shown_base, to_text(exc)))
         self.has_connected = True
         if not raw:
             return None
@@ -218,33 +234,32 @@ class PrefectApi:
         except ValueError:
             raise PrefectApiError(
                 "%s %s did not answer JSON: is %s the Prefect API root (ending in /api)?"
-                % (method, path, self.base))
+                % (method, path, self.shown_base))
 
     def _unsent_error(self, reason):
-        if isinstance(reason, ConnectionRefusedError):
-            transport = "refused"
-        elif isinstance(reason, DROPPED_CONNECTION):
-            transport = "unsent"
-        else:  # a name that does not resolve, a TLS error: trying again will not help
-            transport = None
+        # a name that does not resolve, a TLS error: trying again will not help
+        transport = "unsent" if isinstance(reason, DROPPED_CONNECTION) else None
         return PrefectApiError(
             "cannot reach the Prefect API at %s: %s (is the server running, and is api_url "
-            "the API root, as in PREFECT_API_URL?)" % (self.base, to_text(reason)), transport=transport)
+            "the API root, as in PREFECT_API_URL?)" % (self.shown_base, to_text(reason)), transport=transport)
 
     def _unanswered_error(self, method, path, exc):
         what = to_text(exc) or type(exc).__name__
-        message = "%s %s%s sent, but no whole answer came: %s" % (method, self.base, path, what)
+        message = "%s %s%s sent, but no whole answer came: %s" % (method, self.shown_base, path, what)
         if method in ONCE_ONLY_METHODS:
             message += " (the server may have done it; the next run reads what is there)"
         return PrefectApiError(message, transport="unanswered")
 
     def _http_error(self, method, path, exc):
-        payload = _error_payload(exc.read() if exc.fp else b"")
-        what = "%s %s%s" % (method, self.base, path)
+        try:
+            payload = _error_payload(exc.read() if exc.fp else b"")
+        except (HTTPException, OSError):  # an error page cut short: its status says enough
+            payload = {}
+        what = "%s %s%s" % (method, self.shown_base, path)
         if exc.code == 401:
             return PrefectApiError(
                 "the Prefect API at %s refused the credentials (401): auth_string must be the "
-                "server's PREFECT_SERVER_API_AUTH_STRING" % self.base, exc.code)
+                "server's PREFECT_SERVER_API_AUTH_STRING" % self.shown_base, exc.code)
         if exc.code == 404:
             detail = payload.get("detail") or "not found"
             return PrefectApiError("%s: %s (404)" % (what, detail), exc.code)

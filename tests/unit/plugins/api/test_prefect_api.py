@@ -110,9 +110,10 @@ def test_subset_differs(wanted, current, differs):
 class BusyServer(http.server.ThreadingHTTPServer):
     """Answers each request with the next of `answers`, then 200 with the
     JSON body {"ok": true}; records what it received. An answer is a
-    (status, headers) pair or one of the ways a connection fails: "drop"
-    (closed without an answer), "truncate" (half a body, then closed),
-    "stall" (no answer for two seconds).
+    (status, headers) pair, (status, headers, "cut") for half a body, or one
+    of the ways a connection fails: "drop" (closed without an answer),
+    "truncate" (half a 200's body, then closed), "stall" (no answer until
+    the test ends).
     It stands in for what a real Prefect server sends only now and then (a
     503 on a busy SQLite file or during a PostgreSQL failover), for a
     proxy's 429 and 502, and for a server restarting or a load balancer
@@ -121,6 +122,7 @@ class BusyServer(http.server.ThreadingHTTPServer):
     def __init__(self, answers, port=0):
         self.answers = list(answers)
         self.received = []
+        self.released = threading.Event()  # ends a stall
         super().__init__(("127.0.0.1", port), BusyHandler)
 
     @property
@@ -136,10 +138,10 @@ class BusyHandler(http.server.BaseHTTPRequestHandler):
         if answer == "drop":
             self.close_connection = True
             return
-        if answer == "stall":  # not time.sleep, which the tests record instead of waiting
-            threading.Event().wait(2)
+        if answer == "stall":
+            self.server.released.wait()
             return
-        status, headers = (200, {}) if answer == "truncate" else answer
+        status, headers, *cut = (200, {}, "cut") if answer == "truncate" else answer
         body = json.dumps({"ok": True} if status == 200 else {"detail": "Service Unavailable"}).encode()
         self.send_response(status)
         for name, value in headers.items():
@@ -147,7 +149,7 @@ class BusyHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body[:len(body) // 2] if answer == "truncate" else body)
+        self.wfile.write(body[:len(body) // 2] if cut else body)
 
     do_GET = do_POST = do_PATCH = do_DELETE = handle_one_request_of_any_method
 
@@ -167,6 +169,7 @@ def busy_server():
         return server
     yield start
     for server in servers:
+        server.released.set()
         server.shutdown()
         server.server_close()
 
@@ -270,7 +273,7 @@ def test_retry_wait_grows_spreads_and_stops_at_the_cap():
 @pytest.mark.parametrize("method", ["get", "patch"])
 def test_reads_and_updates_are_sent_again_after_a_dropped_connection(busy_server, waits, method, failure):
     server = busy_server([failure, failure])
-    api = client(server.api_url, timeout=1)
+    api = client(server.api_url, timeout=1 if failure == "stall" else 10)
     answer = api.get("/health") if method == "get" else api.patch("/variables/name/v", {"value": 1})
     assert answer == {"ok": True}
     assert len(server.received) == 3
@@ -325,7 +328,7 @@ def test_a_ca_file_that_cannot_be_read_fails_at_once(busy_server, waits, tmp_pat
 
 
 @pytest.mark.parametrize("reason, transport", [
-    (ConnectionRefusedError(111, "Connection refused"), "refused"),
+    (ConnectionRefusedError(111, "Connection refused"), "unsent"),
     (socket.timeout("timed out"), "unsent"),
     (ConnectionResetError(104, "Connection reset by peer"), "unsent"),
     (BrokenPipeError(32, "Broken pipe"), "unsent"),
@@ -337,11 +340,10 @@ def test_connection_failures_before_the_request_went_out(reason, transport):
 
 
 @pytest.mark.parametrize("method, transport, has_connected, retried", [
-    ("GET", "refused", False, False),        # a wrong api_url fails at once
-    ("GET", "refused", True, True),
-    ("POST", "refused", True, True),
-    ("POST", "unsent", False, True),
-    ("DELETE", "unsent", False, True),
+    ("GET", "unsent", False, False),         # a wrong api_url fails at once
+    ("GET", "unsent", True, True),           # a server restarting
+    ("POST", "unsent", True, True),
+    ("DELETE", "unsent", True, True),
     ("GET", "unanswered", True, True),
     ("PUT", "unanswered", True, True),
     ("PATCH", "unanswered", True, True),
@@ -363,8 +365,56 @@ def test_which_connection_failures_are_retried(method, transport, has_connected,
 def test_an_answer_that_never_came_whole_is_named(busy_server, waits, failure, cause):
     server = busy_server([failure])
     with pytest.raises(PrefectApiError) as caught:
-        client(server.api_url, max_retries=0, timeout=1).get("/work_pools/x")
+        client(server.api_url, max_retries=0, timeout=1 if failure == "stall" else 10).get("/work_pools/x")
     assert str(caught.value).startswith(
         "GET %s/work_pools/x sent, but no whole answer came: " % server.api_url)
     assert cause in str(caught.value)
     assert waits == []
+
+
+def test_an_error_page_cut_short_is_still_an_answer_to_retry(busy_server, waits):
+    server = busy_server([(503, {}, "cut")])
+    assert client(server.api_url).get("/health") == {"ok": True}
+    assert len(waits) == 1
+
+
+@pytest.fixture
+def banner_port():
+    """A port where a server that does not speak HTTP (an SSH daemon, say)
+    reads the request, answers with its banner and closes."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        connection, _address = listener.accept()
+        with connection:
+            received = b""
+            while b"\r\n\r\n" not in received:
+                received += connection.recv(4096)
+            connection.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+    threading.Thread(target=serve, daemon=True).start()
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+def test_a_port_that_does_not_speak_http_fails_at_once(banner_port, waits):
+    url = "http://127.0.0.1:%d/api" % banner_port
+    with pytest.raises(PrefectApiError) as caught:
+        client(url).get("/health")
+    assert str(caught.value).startswith("GET %s/health did not get an HTTP answer: " % url)
+    assert str(caught.value).endswith("(is api_url the Prefect API?)")
+    assert waits == []
+
+
+def test_a_port_that_is_no_number_fails_at_once(waits):
+    with pytest.raises(PrefectApiError) as caught:
+        client("http://127.0.0.1:42x/api").get("/health")
+    assert str(caught.value) == "api_url http://127.0.0.1:42x/api is no URL: nonnumeric port: '42x'"
+    assert waits == []
+
+
+def test_a_password_in_api_url_is_left_out_of_messages(waits):
+    port = free_port()
+    with pytest.raises(PrefectApiError) as caught:
+        client("http://ops:s3cret@127.0.0.1:%d/api" % port).get("/health")
+    assert "s3cret" not in str(caught.value)
+    assert "http://********@127.0.0.1:%d/api" % port in str(caught.value)
