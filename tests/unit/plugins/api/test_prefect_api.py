@@ -9,6 +9,7 @@ import http.server
 import json
 import socket
 import ssl
+import subprocess
 import threading
 import time
 
@@ -119,15 +120,20 @@ class BusyServer(http.server.ThreadingHTTPServer):
     proxy's 429 and 502, and for a server restarting or a load balancer
     dropping connections."""
 
-    def __init__(self, answers, port=0):
+    def __init__(self, answers, port=0, tls=None):
         self.answers = list(answers)
         self.received = []
         self.released = threading.Event()  # ends a stall
         super().__init__(("127.0.0.1", port), BusyHandler)
+        self.scheme = "https" if tls else "http"
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(tls["cert"], tls["key"])
+            self.socket = context.wrap_socket(self.socket, server_side=True)
 
     @property
     def api_url(self):
-        return "http://127.0.0.1:%d/api" % self.server_address[1]
+        return "%s://127.0.0.1:%d/api" % (self.scheme, self.server_address[1])
 
 
 class BusyHandler(http.server.BaseHTTPRequestHandler):
@@ -157,13 +163,24 @@ class BusyHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1: {"cert": path, "key": path}."""
+    directory = tmp_path_factory.mktemp("tls")
+    files = {"cert": str(directory / "cert.pem"), "key": str(directory / "key.pem")}
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", files["key"], "-out", files["cert"]], check=True, capture_output=True)
+    return files
+
+
 @pytest.fixture
 def busy_server():
-    """busy_server(answers) -> a running BusyServer."""
+    """busy_server(answers, port=0, tls=None) -> a running BusyServer."""
     servers = []
 
-    def start(answers, port=0):
-        server = BusyServer(answers, port)
+    def start(answers, port=0, tls=None):
+        server = BusyServer(answers, port, tls)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
         return server
@@ -269,11 +286,15 @@ def test_retry_wait_grows_spreads_and_stops_at_the_cap():
     assert retry_wait(1, retry_after=0.0) == 0.0
 
 
+@pytest.mark.parametrize("scheme", ["http", "https"])
 @pytest.mark.parametrize("failure", ["drop", "truncate", "stall"])
 @pytest.mark.parametrize("method", ["get", "patch"])
-def test_reads_and_updates_are_sent_again_after_a_dropped_connection(busy_server, waits, method, failure):
-    server = busy_server([failure, failure])
-    api = client(server.api_url, timeout=1 if failure == "stall" else 10)
+def test_reads_and_updates_are_sent_again_after_a_dropped_connection(
+        busy_server, waits, tls, method, failure, scheme):
+    """Over TLS too: a peer that closes without TLS's close_notify (a killed
+    server, a proxy cutting a connection) reads as a closed connection."""
+    server = busy_server([failure, failure], tls=tls if scheme == "https" else None)
+    api = client(server.api_url, timeout=1 if failure == "stall" else 10, ca_path=tls["cert"])
     answer = api.get("/health") if method == "get" else api.patch("/variables/name/v", {"value": 1})
     assert answer == {"ok": True}
     assert len(server.received) == 3
