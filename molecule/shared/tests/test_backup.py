@@ -1,7 +1,7 @@
 """db1's prefect-db-backup.timer and service (prefect_postgresql): dumps
-of both databases that pg_restore can read, retention by count and age, and
-a failed dump that shows in `systemctl --failed`; and the dump prefect_server
-took before each instance's first migration."""
+of both databases that pg_restore can read, retention by count and age of
+each label, and a failed dump that shows in `systemctl --failed`; and the
+dump prefect_server took before each instance's first migration."""
 
 import re
 
@@ -23,6 +23,7 @@ def test_timer_enabled_and_scheduled(db):
 def test_server_dumped_each_database_before_its_migration(db):
     for name in ("orion", "orion_personal"):
         [pre_migration] = [dump for dump in dumps(db, name) if dump.endswith(".pre-migration.pgc")]
+        assert db.file(pre_migration).mode == 0o600
         assert "TABLE public flow_run " not in db.check_output(
             f"runuser -u postgres -- pg_restore --list {pre_migration}"), "dumped before the first migration"
 
@@ -44,28 +45,37 @@ def test_backup_dumps_every_database_readably(db):
     assert re.search(r"dumped orion to \S+: \d+ bytes in [\d.]+ s", journal)
 
 
-def fake_dump(db, name, stamp, days_ago):
-    db.check_output(f"runuser -u postgres -- touch -d '-{days_ago} days' {BACKUP_DIR}/{name}.{stamp}.old.pgc")
-    return f"{BACKUP_DIR}/{name}.{stamp}.old.pgc"
+def fake_dump(db, name, stamp, days_ago, label="old"):
+    path = f"{BACKUP_DIR}/{name}.{stamp}.{label}.pgc"
+    db.check_output(f"runuser -u postgres -- touch -d '-{days_ago} days' {path}")
+    return path
 
 
-def test_retention_by_age_and_count(db):
-    """keep_days 14, keep_count 7. orion: eight dumps younger than 14 days
-    stay beyond the count, three older ones go. orion_personal: only old
-    dumps besides the real ones, and the newest 7 stay however old."""
-    real_personal = dumps(db, "orion_personal") + ["the dump of this run"]
+def test_retention_by_age_and_count_of_each_label(db):
+    """keep_days 14, keep_count 7, counted per label. orion: eight dumps
+    younger than 14 days stay beyond the count, three older ones go.
+    orion_personal: ten old nightly dumps besides the real ones, and the
+    newest 7 nightly dumps stay however old; the pre-migration dump, aged to
+    30 days, stays as the newest of its label."""
     recent = [fake_dump(db, "orion", f"2099010{day}T000000Z", day) for day in range(1, 9)]
     old = [fake_dump(db, "orion", f"2026010{day}T000000Z", 20 + day) for day in range(1, 4)]
-    very_old = [fake_dump(db, "orion_personal", f"20250{day:02d}01T000000Z", 20 + day) for day in range(1, 11)]
+    [pre_migration] = [dump for dump in dumps(db, "orion_personal") if dump.endswith(".pre-migration.pgc")]
+    db.check_output(f"touch -d '-30 days' {pre_migration}")
+    real_nightly = [dump for dump in dumps(db, "orion_personal") if dump.endswith(".scheduled.pgc")]
+    very_old = [fake_dump(db, "orion_personal", f"20250{day:02d}01T000000Z", 20 + day, "scheduled")
+                for day in range(1, 11)]
     assert db.run(f"systemctl start {SERVICE}").rc == 0
 
     kept = dumps(db, "orion")
     assert set(recent) <= set(kept)
     assert not set(old) & set(kept)
-    # The real dumps (pre-migration, the previous test's, this run's) and the youngest old ones.
     kept_personal = dumps(db, "orion_personal")
-    assert len(kept_personal) == 7
-    assert set(kept_personal) & set(very_old) == set(very_old[:7 - len(real_personal)])
+    kept_nightly = [dump for dump in kept_personal if dump.endswith(".scheduled.pgc")]
+    assert len(kept_nightly) == 7
+    # The real nightly dumps (the previous test's and this run's) and the youngest old ones.
+    assert set(real_nightly) < set(kept_nightly)
+    assert set(kept_nightly) & set(very_old) == set(very_old[:7 - len(real_nightly) - 1])
+    assert pre_migration in kept_personal
     assert "pruned" in db.check_output(f"journalctl --no-pager -o cat -u {SERVICE} -n 40")
     for dump in recent:
         db.check_output(f"rm -f {dump}")

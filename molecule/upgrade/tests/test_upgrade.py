@@ -6,6 +6,7 @@ are printed (run with -s, as Molecule's verifier does)."""
 
 import json
 import re
+import shlex
 import time
 
 OLD, NEW = "3.6.29", "3.8.8"
@@ -14,6 +15,7 @@ SITE, RESTORE = "selfhosted.prefect.site", "selfhosted.prefect.restore"
 UNIT, MIGRATE_UNIT = "prefect-server@default.service", "prefect-server-migrate@default.service"
 BACKUP_DIR = "/var/backups/prefect-db"
 LOCK_UNIT = "hold-alembic-lock"
+CLINGING_UNIT = "cling-to-orion-restore"
 UPGRADE = ("-e", f"prefect_server_version={NEW}")
 
 # What the earlier tests made, for the later ones.
@@ -121,7 +123,12 @@ def test_upgrade_migrates_once_keeping_runs_and_deployment(host, run_playbook):
     before = migrations_succeeded(host)
     result = run_playbook(SITE, *UPGRADE)
     assert result.returncode == 0, result.stdout[-3000:]
-    assert re.search(rf"Before migrating to prefect {NEW}: dumped orion to \S+\.pre-migration\.pgc: \d+ bytes", text(result))
+    dump = re.search(rf"Before migrating to prefect {NEW}: dumped orion to (\S+\.pre-migration\.pgc): \d+ bytes",
+                     text(result)).group(1)
+    assert (host.file(dump).user, host.file(dump).mode) == ("postgres", 0o600)
+    assert "TABLE public flow_run " in host.check_output(f"runuser -u postgres -- pg_restore --list {dump}")
+    # The migration's statement timeout is its whole bound (before 3.8, Prefect takes the API's 30 s).
+    assert "PREFECT_SERVER_DATABASE_TIMEOUT=900" in host.check_output(f"systemctl show -p Environment --value {MIGRATE_UNIT}")
     assert migrations_succeeded(host) == before + 1
     assert api_version(host) == NEW
     assert stored(host) == drill["data"]
@@ -150,6 +157,25 @@ def test_a_failed_restore_leaves_the_database_as_it_was(host, run_playbook):
     assert result.returncode != 0
     assert "The database orion is as it was" in text(result)
     assert psql(host, "SELECT count(*) FROM pg_database WHERE datname = 'orion_restore'") == "0"
+    assert stored(host) == drill["data"]
+
+
+def test_a_client_that_clings_fails_the_swap_and_not_the_database(host, run_playbook):
+    """A client that reconnects at once (a monitoring agent, an operator's
+    psql loop) to the restored database stops PostgreSQL from renaming it:
+    both renames of the swap roll back, and the old database is untouched."""
+    cling = "while true; do psql -qd orion_restore -c 'SELECT pg_sleep(600)'; sleep 0.1; done"
+    host.check_output(f"systemd-run --unit={CLINGING_UNIT} --uid=postgres bash -c {shlex.quote(cling)}")
+    try:
+        result = run_playbook(RESTORE, *UPGRADE, "-e", "restore_instance=default",
+                              "-e", f"restore_dump={drill['nightly']}")
+    finally:
+        host.run(f"systemctl stop {CLINGING_UNIT}")
+    output = text(result)
+    assert result.returncode != 0
+    assert 'database "orion_restore" is being accessed by other users' in output
+    assert "The database orion is as it was" in output
+    assert psql(host, "SELECT string_agg(datname, ',') FROM pg_database WHERE datname LIKE 'orion%'") == "orion"
     assert stored(host) == drill["data"]
 
 
