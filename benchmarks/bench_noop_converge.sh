@@ -64,7 +64,8 @@ for round in $(seq "$ROUNDS"); do
     t=$(seconds converge "$side" "$tree")
     grep -q 'changed=0.*failed=0' "$WORK/$side.log" || { echo "$side: the converge changed something"; tail -5 "$WORK/$side.log"; exit 1; }
     tasks=$(grep -c '^TASK \[' "$WORK/$side.log")
-    echo "round $round  $side ($([ "$side" = before ] && echo "$BEFORE_REF" || git rev-parse --short HEAD)): ${t} s, $tasks tasks"
+    ref=$BEFORE_REF; [ "$side" = after ] && ref=$(git rev-parse --short HEAD)
+    echo "round $round  $side ($ref): ${t} s, $tasks tasks"
     times[$side]+="$t "
   done
 done

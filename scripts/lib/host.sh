@@ -112,6 +112,7 @@ ensure_wheelhouse() {
 
 # The modules run on managed hosts with the distribution's python3-tomlkit:
 # a venv per release Debian ships, for the module tests.
+# shellcheck disable=SC2034  # read by scripts/test
 DEBIAN_TOMLKIT_VERSIONS="0.11.7 0.13.2"  # Debian 12, Debian 13
 ensure_tomlkit_venv() {
   local version=$1 venv=$CACHE_DIR/tomlkit-$1
