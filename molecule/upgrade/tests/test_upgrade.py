@@ -150,6 +150,16 @@ def test_restore_without_a_dump_lists_them_and_stops_nothing(host, run_playbook)
     assert host.service(UNIT).is_running
 
 
+def test_restore_refuses_check_mode_and_stops_nothing(host, run_playbook):
+    """Ending the database's sessions cannot be rolled back, so --check
+    would act: the restore refuses it before anything stops."""
+    result = run_playbook(RESTORE, "--check", "-e", "restore_instance=default", "-e", f"restore_dump={drill['nightly']}")
+    assert result.returncode != 0
+    assert "restore.yml has no check mode" in text(result)
+    assert host.service(UNIT).is_running
+    assert stored(host) == drill["data"]
+
+
 def test_a_failed_restore_leaves_the_database_as_it_was(host, run_playbook):
     broken = f"{BACKUP_DIR}/orion.20260101T000000Z.broken.pgc"
     host.check_output(f"head -c 4096 {drill['nightly']} | runuser -u postgres -- tee {broken} >/dev/null")
