@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: prefect_automation
 short_description: Create, update and delete Prefect automations through the REST API
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Ensures an automation with the given name has the given trigger and actions, or does not exist.
   - The name identifies the automation, so it must be unique on the server; the module fails when

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: prefect_variable
 short_description: Create, update and delete Prefect variables through the REST API
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Ensures a Prefect variable (read by flows with C(Variable.get)) has the given value and tags,
     or does not exist.

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: prefect_work_pool
 short_description: Create, update and delete Prefect work pools through the REST API
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Ensures a work pool exists with the given type, description, concurrency limit, paused state
     and base job template, or does not exist.

@@ -1,0 +1,266 @@
+# -*- coding: utf-8 -*-
+# Copyright: selfhosted.prefect contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The instance model: one entry of prefect_server_instances plus the role's
+defaults give every name, path, URL, setting and environment variable of a
+Prefect server instance, and the load balancers' view of the instances.
+Building them here, once, keeps the roles free of string assembly and lets
+each URL form be tested on its own (tests/unit/plugins/plugin_utils). The
+filters server_instance and loadbalancer_servers expose it.
+"""
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from ansible.errors import AnsibleFilterError
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+WILDCARD_ADDRESSES = ("0.0.0.0", "::")
+
+# The role's production defaults under the names Prefect reads. Durations in
+# ISO 8601, which every Prefect 3 release parses.
+PRODUCTION_SETTINGS = (
+    ("PREFECT_SERVER_EVENTS_RETENTION_PERIOD", "events_retention_days", "P{}D"),
+    ("PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED", "vacuum_types", "list"),
+    ("PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD", "flow_run_retention_days", "P{}D"),
+    ("PREFECT_SERVER_SERVICES_DB_VACUUM_LOOP_SECONDS", "vacuum_loop_seconds", "int"),
+    ("PREFECT_SERVER_SERVICES_DB_VACUUM_BATCH_SIZE", "vacuum_batch_size", "int"),
+    ("PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE", "pool_size", "int"),
+    ("PREFECT_SERVER_DATABASE_SQLALCHEMY_MAX_OVERFLOW", "max_overflow", "int"),
+    ("PREFECT_SERVER_DATABASE_TIMEOUT", "database_timeout", "int"),
+    ("PREFECT_SERVER_DATABASE_CONNECTION_TIMEOUT", "connection_timeout", "int"),
+    ("PREFECT_SERVER_ANALYTICS_ENABLED", "analytics_enabled", "bool"),
+    ("PREFECT_SERVER_API_CSRF_PROTECTION_ENABLED", "csrf_protection", "bool"),
+    ("PREFECT_SERVER_METRICS_ENABLED", "metrics_enabled", "bool"),
+)
+
+# Prefect's own settings of a cluster member (the profile); prefect-redis's
+# go into <env_dir>/<name>.cluster, since Prefect warns at every start about
+# an integration's settings in a profile.
+CLUSTER_SETTINGS = {
+    "PREFECT_SERVER_EVENTS_MESSAGING_BROKER": "prefect_redis.messaging",
+    "PREFECT_SERVER_EVENTS_MESSAGING_CACHE": "prefect_redis.messaging",
+    "PREFECT_SERVER_EVENTS_CAUSAL_ORDERING": "prefect_redis.ordering",
+    "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect_redis.lease_storage",
+}
+
+
+def url_part(value):
+    """value percent-encoded for the user or password part of a URL: every
+    reserved character, '/' included."""
+    return quote(str(value), safe="")
+
+
+def url_host(host):
+    """host as it stands in a URL: an IPv6 address in brackets."""
+    host = str(host)
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def secret_forms(secrets):
+    """The forms in which the secrets can appear in output: as given,
+    percent-encoded as Jinja's urlencode leaves it ('/' kept) and fully."""
+    forms = []
+    for secret in secrets:
+        if not secret:
+            continue
+        for form in (str(secret), quote(str(secret), safe="/"), url_part(secret)):
+            if form not in forms:
+                forms.append(form)
+    return forms
+
+
+def _bool(value):
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on", "y", "t")
+    return bool(value)
+
+
+def production_settings(production):
+    """The role's production variables as Prefect settings (strings)."""
+    settings = {}
+    for name, key, form in PRODUCTION_SETTINGS:
+        value = production[key]
+        if form == "list":
+            settings[name] = ",".join(str(item) for item in value)
+        elif form == "bool":
+            settings[name] = "true" if _bool(value) else "false"
+        elif form == "int":
+            settings[name] = str(int(value))
+        else:
+            settings[name] = form.format(int(value))
+    return settings
+
+
+def database(entry, context, home):
+    """The instance's database without its password, and the password."""
+    defaults = context["database"]
+    given = dict(entry.get("database") or {})
+    password = given.pop("password", None)
+    if password is None:
+        password = defaults.get("password") or ""
+    db = {
+        "type": "postgresql",
+        "host": defaults["host"],
+        "port": int(defaults["port"]),
+        "name": defaults["name"],
+        "user": defaults["user"],
+        "path": f"{home}/prefect.db",
+    }
+    db.update(given)
+    db["port"] = int(db["port"])
+    if db["type"] not in ("postgresql", "sqlite"):
+        raise AnsibleFilterError(
+            f"instance {entry['name']}: database.type must be postgresql or sqlite, not {db['type']!r}")
+    return db, password
+
+
+def database_url(db, password):
+    """PREFECT_SERVER_DATABASE_CONNECTION_URL."""
+    if db["type"] == "sqlite":
+        return f"sqlite+aiosqlite:///{db['path']}"
+    return (f"postgresql+asyncpg://{url_part(db['user'])}:{url_part(password)}"
+            f"@{url_host(db['host'])}:{db['port']}/{db['name']}")
+
+
+def database_identity(db):
+    """What the migration stamp records of the database: no password."""
+    if db["type"] == "sqlite":
+        return f"sqlite://{db['path']}"
+    return f"postgresql://{db['user']}@{db['host']}:{db['port']}/{db['name']}"
+
+
+def docket_url(redis):
+    """PREFECT_SERVER_DOCKET_URL: Docket's Redis, with its credentials."""
+    return (f"redis://{url_part(redis['username'])}:{url_part(redis['password'])}"
+            f"@{url_host(redis['host'])}:{redis['port']}/{redis['docket_db']}")
+
+
+def server_instance(entry, context):
+    """entry (one item of prefect_server_instances) and context (the role's
+    defaults, see vars/main.yml) -> the instance model."""
+    if not isinstance(entry, dict) or "name" not in entry or "port" not in entry:
+        raise AnsibleFilterError("a prefect_server_instances entry needs a name and a port")
+    name = str(entry["name"])
+    port = int(entry["port"])
+    home = f"{context['home_root']}/{name}"
+    env_dir = context["env_dir"]
+    venv = f"{context['venvs_dir']}/{context['version']}"
+
+    bind_address = entry.get("bind_address") or "0.0.0.0"
+    local_host = "127.0.0.1" if bind_address in WILDCARD_ADDRESSES else bind_address
+    local_api_url = f"http://{url_host(local_host)}:{port}/api"
+    external_api_url = entry.get("external_api_url") or (
+        f"http://{url_host(context['external_host'])}:{port}/api")
+    auth_string = entry.get("auth_string")
+    if auth_string is None:
+        auth_string = context.get("auth_string") or ""
+
+    db, db_password = database(entry, context, home)
+    identity = database_identity(db)
+    backup_host = context.get("backup_host") or (
+        context["inventory_hostname"] if db["host"] in LOOPBACK_HOSTS else db["host"])
+
+    cluster = entry.get("cluster")
+    clustered = cluster is not None
+    cluster = cluster or {}
+    redis = dict(context["redis"])
+    redis.update(cluster.get("redis") or {})
+    services_hosts = list(cluster.get("services_hosts") or [context["services_host"]])
+
+    settings = {
+        "PREFECT_SERVER_API_HOST": bind_address,
+        "PREFECT_SERVER_API_PORT": str(port),
+        "PREFECT_SERVER_UI_API_URL": external_api_url,
+        "PREFECT_SERVER_UI_STATIC_DIRECTORY": f"{home}/ui",
+        "PREFECT_API_URL": local_api_url,
+        "PREFECT_SERVER_DATABASE_MIGRATE_ON_START": "false",
+    }
+    if clustered:
+        settings.update(CLUSTER_SETTINGS)
+    settings.update(production_settings(context["production"]))
+    settings.update(context.get("settings") or {})
+    settings.update(entry.get("settings") or {})
+
+    # The secret environment file: read by the units only, never passed to a
+    # task's environment (which -vvv and ps would show).
+    environment = {
+        "PREFECT_HOME": home,
+        "PREFECT_PROFILE": name,
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": database_url(db, db_password),
+    }
+    if auth_string:
+        environment["PREFECT_SERVER_API_AUTH_STRING"] = auth_string
+        environment["PREFECT_API_AUTH_STRING"] = auth_string
+    cluster_environment = {}
+    if clustered:
+        environment["PREFECT_REDIS_MESSAGING_PASSWORD"] = redis["password"]
+        environment["PREFECT_SERVER_DOCKET_URL"] = docket_url(redis)
+        cluster_environment = {
+            "PREFECT_REDIS_MESSAGING_HOST": str(redis["host"]),
+            "PREFECT_REDIS_MESSAGING_PORT": str(redis["port"]),
+            "PREFECT_REDIS_MESSAGING_DB": str(redis["messaging_db"]),
+            "PREFECT_REDIS_MESSAGING_USERNAME": str(redis["username"]),
+        }
+
+    unit = f"prefect-server@{name}.service"
+    services_unit = f"prefect-services@{name}.service"
+    return {
+        "name": name,
+        "port": port,
+        "bind_address": bind_address,
+        "local_api_url": local_api_url,
+        "external_api_url": external_api_url,
+        "auth_string": auth_string,
+        "unit": unit,
+        "migrate_unit": f"prefect-server-migrate@{name}.service",
+        "services_unit": services_unit,
+        # What stops for a migration or a restore.
+        "units": [unit, services_unit],
+        "home": home,
+        "ui_dir": f"{home}/ui",
+        "env_file": f"{env_dir}/{name}.env",
+        "cluster_env_file": f"{env_dir}/{name}.cluster",
+        "stamp_file": f"{home}/.selfhosted-prefect-migrated",
+        "stamp": f"prefect={context['version']} database={identity}\n",
+        "venv": venv,
+        "dropins": [
+            {"src": "instance.conf.j2", "dest": f"/etc/systemd/system/{unit}.d/instance.conf"},
+            {"src": "services-instance.conf.j2", "dest": f"/etc/systemd/system/{services_unit}.d/instance.conf"},
+        ],
+        "database": db,
+        "database_identity": identity,
+        "backup_host": backup_host,
+        # What is copied before a migration: the database's kind, or nothing.
+        "pre_migration_backup": db["type"] if _bool(context.get("backup_before_migration", True)) else "none",
+        "clustered": clustered,
+        "services_hosts": services_hosts,
+        "services_here": clustered and context["inventory_hostname"] in services_hosts,
+        "api_workers": int(context["api_workers"] if cluster.get("api_workers") is None else cluster["api_workers"]),
+        "redis": {key: value for key, value in redis.items() if key != "password"},
+        "settings": settings,
+        "environment": environment,
+        "cluster_environment": cluster_environment,
+        "secret_forms": secret_forms([db_password] + ([redis["password"]] if clustered else [])),
+    }
+
+
+def loadbalancer_servers(server_hosts, hostvars):
+    """instance name -> the API servers of that clustered instance, each
+    {name, address, port}: the address the instance binds to, or the host's
+    default IPv4 address when it binds to every address (its inventory name
+    without facts)."""
+    servers = {}
+    for host in server_hosts:
+        host_vars = hostvars[host]
+        for entry in host_vars.get("prefect_server_instances") or []:
+            if entry.get("cluster") is None:
+                continue
+            address = entry.get("bind_address") or "0.0.0.0"
+            if address in WILDCARD_ADDRESSES:
+                facts = host_vars.get("ansible_facts") or {}
+                address = (facts.get("default_ipv4") or {}).get("address") or host
+            servers.setdefault(str(entry["name"]), []).append(
+                {"name": host, "address": str(address), "port": int(entry["port"])})
+    return servers
+

@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# Copyright: selfhosted.prefect contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""An operator can run one concern of site.yml (--tags), and the internal
+role prefect_common refuses to run on its own.
+
+ansible-playbook --list-tasks reads the real playbook and roles against an
+inventory of every group; no host is contacted."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+INVENTORY = """
+all:
+  children:
+    prefect_db: {hosts: {db1: {}}}
+    prefect_redis: {hosts: {db1: {}}}
+    prefect_loadbalancer: {hosts: {lb1: {}}}
+    prefect_server: {hosts: {api1: {}}}
+    prefect_client: {hosts: {client1: {}}}
+    prefect_worker: {hosts: {worker1: {}}}
+"""
+TASK = re.compile(r"^\s{6}(?P<role>[\w.]+) : (?P<name>.*?)\tTAGS: \[(?P<tags>[^\]]*)\]$")
+PLAY = re.compile(r"^\s{2}play #\d+ \((?P<hosts>[^)]*)\)")
+
+
+def listed_tasks(tmp_path, *args):
+    """(play hosts, role, task name, tags) of every task site.yml would run."""
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(INVENTORY)
+    result = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), "selfhosted.prefect.site", "--list-tasks", *args],
+                            capture_output=True, text=True, check=True)
+    tasks, hosts = [], None
+    for line in result.stdout.splitlines():
+        if play := PLAY.match(line):
+            hosts = play["hosts"]
+        elif task := TASK.match(line):
+            tasks.append((hosts, task["role"], task["name"], set(task["tags"].split(", "))))
+    assert tasks, result.stdout
+    return tasks
+
+
+def concern(tasks):
+    """The tasks a --tags run selects beyond the ones that always run."""
+    return [task for task in tasks if "always" not in task[3]]
+
+
+@pytest.mark.parametrize("tag, play, role, task_part", [
+    ("backup", "prefect_db", "selfhosted.prefect.prefect_postgresql", "backup"),
+    ("tls", "prefect_loadbalancer", "selfhosted.prefect.prefect_loadbalancer", "certificate"),
+    ("deployments", "prefect_worker", "selfhosted.prefect.prefect_worker", "deployments"),
+])
+def test_one_concern_runs_alone(tmp_path, tag, play, role, task_part):
+    selected = concern(listed_tasks(tmp_path, "--tags", tag))
+    assert selected
+    assert all(task[0] == play and task[1] == role and tag in task[3] for task in selected), selected
+    assert any(task_part in task[2].lower() for task in selected)
+
+
+def test_each_play_is_a_concern_and_nothing_is_left_out(tmp_path):
+    everything = listed_tasks(tmp_path)
+    untagged = [task for task in everything
+                if not task[3] & {"always", "database", "redis", "loadbalancer", "server", "client", "workers"}]
+    assert untagged == []
+    database = concern(listed_tasks(tmp_path, "--tags", "database"))
+    assert {task[0] for task in database} == {"prefect_db"}
+    assert any("backup" in task[3] for task in database)
+    assert len(database) > len(concern(listed_tasks(tmp_path, "--tags", "backup")))
+
+
+def test_the_internal_role_refuses_to_run_on_its_own(tmp_path):
+    playbook = tmp_path / "play.yml"
+    playbook.write_text("""
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - ansible.builtin.include_role:
+        name: selfhosted.prefect.prefect_common
+      vars:
+        prefect_common_packages: [sl]
+""")
+    result = subprocess.run([ANSIBLE_PLAYBOOK, "-i", "localhost,", str(playbook)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode != 0
+    assert "selfhosted.prefect.prefect_common is internal to the collection's roles" in result.stdout
+    assert "Install sl" not in result.stdout

@@ -1,0 +1,280 @@
+# -*- coding: utf-8 -*-
+# Copyright: selfhosted.prefect contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The instance model of prefect_server (plugins/plugin_utils/instance_model.py)
+and the filters that expose it: every URL form (special characters, IPv6
+hosts, SQLite, a cluster), the settings and environment an instance gets,
+and the load balancers' servers."""
+from __future__ import annotations
+
+import copy
+from urllib.parse import unquote, urlsplit
+
+import pytest
+from hypothesis import given, strategies as st
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.selfhosted.prefect.plugins.filter.loadbalancer_servers import FilterModule as LoadbalancerFilters
+from ansible_collections.selfhosted.prefect.plugins.filter.server_instance import FilterModule as InstanceFilters
+from ansible_collections.selfhosted.prefect.plugins.plugin_utils import instance_model as im
+
+PASSWORD = "p@ss/w:rd?#%&= x"
+REDIS_PASSWORD = "r3d!s/p@ss"
+
+CONTEXT = {
+    "version": "3.8.8",
+    "home_root": "/var/lib/prefect",
+    "env_dir": "/etc/prefect-server",
+    "venvs_dir": "/opt/prefect-server",
+    "external_host": "server1.example.internal",
+    "auth_string": "",
+    "database": {"host": "db1", "port": "5432", "name": "orion", "user": "prefect", "password": PASSWORD},
+    "redis": {"host": "db1", "port": "6379", "username": "prefect", "password": REDIS_PASSWORD,
+              "messaging_db": "0", "docket_db": "1"},
+    "api_workers": "1",
+    "services_host": "api1",
+    "settings": {},
+    "production": {
+        "events_retention_days": "3", "vacuum_types": ["events", "flow_runs"], "flow_run_retention_days": "90",
+        "vacuum_loop_seconds": "3600", "vacuum_batch_size": "200", "pool_size": "10", "max_overflow": "10",
+        "database_timeout": "30", "connection_timeout": "10", "analytics_enabled": "False",
+        "csrf_protection": "True", "metrics_enabled": False,
+    },
+    "backup_host": "",
+    "backup_before_migration": True,
+    "inventory_hostname": "api1",
+}
+
+
+def model(entry=None, **context):
+    ctx = copy.deepcopy(CONTEXT)
+    for key, value in context.items():
+        if isinstance(value, dict) and isinstance(ctx.get(key), dict):
+            ctx[key].update(value)
+        else:
+            ctx[key] = value
+    return im.server_instance(entry or {"name": "default", "port": 4200}, ctx)
+
+
+def test_the_filters_expose_the_model():
+    assert InstanceFilters().filters()["server_instance"] is im.server_instance
+    assert LoadbalancerFilters().filters()["loadbalancer_servers"] is im.loadbalancer_servers
+
+
+def test_a_default_instance():
+    m = model()
+    assert m["name"] == "default" and m["port"] == 4200
+    assert m["unit"] == "prefect-server@default.service"
+    assert m["migrate_unit"] == "prefect-server-migrate@default.service"
+    assert m["units"] == ["prefect-server@default.service", "prefect-services@default.service"]
+    assert m["home"] == "/var/lib/prefect/default" and m["ui_dir"] == "/var/lib/prefect/default/ui"
+    assert m["env_file"] == "/etc/prefect-server/default.env"
+    assert m["stamp_file"] == "/var/lib/prefect/default/.selfhosted-prefect-migrated"
+    assert m["stamp"] == "prefect=3.8.8 database=postgresql://prefect@db1:5432/orion\n"
+    assert m["venv"] == "/opt/prefect-server/3.8.8"
+    assert m["local_api_url"] == "http://127.0.0.1:4200/api"
+    assert m["external_api_url"] == "http://server1.example.internal:4200/api"
+    assert m["database"] == {"type": "postgresql", "host": "db1", "port": 5432, "name": "orion", "user": "prefect",
+                             "path": "/var/lib/prefect/default/prefect.db"}
+    assert m["backup_host"] == "db1" and m["pre_migration_backup"] == "postgresql"
+    assert not m["clustered"] and not m["services_here"] and m["cluster_environment"] == {}
+    assert [d["dest"] for d in m["dropins"]] == [
+        "/etc/systemd/system/prefect-server@default.service.d/instance.conf",
+        "/etc/systemd/system/prefect-services@default.service.d/instance.conf"]
+
+
+def test_the_profile_holds_no_secret_and_the_production_settings():
+    m = model()
+    assert m["settings"] == {
+        "PREFECT_SERVER_API_HOST": "0.0.0.0",
+        "PREFECT_SERVER_API_PORT": "4200",
+        "PREFECT_SERVER_UI_API_URL": "http://server1.example.internal:4200/api",
+        "PREFECT_SERVER_UI_STATIC_DIRECTORY": "/var/lib/prefect/default/ui",
+        "PREFECT_API_URL": "http://127.0.0.1:4200/api",
+        "PREFECT_SERVER_DATABASE_MIGRATE_ON_START": "false",
+        "PREFECT_SERVER_EVENTS_RETENTION_PERIOD": "P3D",
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events,flow_runs",
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD": "P90D",
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_LOOP_SECONDS": "3600",
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_BATCH_SIZE": "200",
+        "PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE": "10",
+        "PREFECT_SERVER_DATABASE_SQLALCHEMY_MAX_OVERFLOW": "10",
+        "PREFECT_SERVER_DATABASE_TIMEOUT": "30",
+        "PREFECT_SERVER_DATABASE_CONNECTION_TIMEOUT": "10",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_API_CSRF_PROTECTION_ENABLED": "true",
+        "PREFECT_SERVER_METRICS_ENABLED": "false",
+    }
+    assert not any(PASSWORD in str(value) for value in m["settings"].values())
+
+
+def test_settings_override_in_order_role_then_instance():
+    m = model({"name": "a", "port": 4300, "settings": {"PREFECT_SERVER_DATABASE_TIMEOUT": "60"}},
+              settings={"PREFECT_SERVER_DATABASE_TIMEOUT": "45", "PREFECT_LOGGING_LEVEL": "DEBUG"})
+    assert m["settings"]["PREFECT_SERVER_DATABASE_TIMEOUT"] == "60"
+    assert m["settings"]["PREFECT_LOGGING_LEVEL"] == "DEBUG"
+
+
+def test_the_password_is_percent_encoded_once_in_full():
+    url = model()["environment"]["PREFECT_SERVER_DATABASE_CONNECTION_URL"]
+    assert url == "postgresql+asyncpg://prefect:p%40ss%2Fw%3Ard%3F%23%25%26%3D%20x@db1:5432/orion"
+    parts = urlsplit(url)
+    assert unquote(parts.password) == PASSWORD and parts.hostname == "db1" and parts.port == 5432
+
+
+@given(user=st.text(min_size=1, max_size=20), password=st.text(min_size=1, max_size=40))
+def test_any_user_and_password_read_back_from_the_url(user, password):
+    url = model({"name": "a", "port": 1, "database": {"user": user, "password": password}})[
+        "environment"]["PREFECT_SERVER_DATABASE_CONNECTION_URL"]
+    parts = urlsplit(url)
+    assert unquote(parts.username) == user and unquote(parts.password) == password
+    assert parts.hostname == "db1" and parts.path == "/orion"
+
+
+@pytest.mark.parametrize("host, netloc_host", [
+    ("db1", "db1"),
+    ("192.0.2.10", "192.0.2.10"),
+    ("2001:db8::10", "[2001:db8::10]"),
+    ("::1", "[::1]"),
+    ("[2001:db8::10]", "[2001:db8::10]"),
+])
+def test_database_hosts_in_the_url(host, netloc_host):
+    m = model({"name": "a", "port": 1, "database": {"host": host, "port": 5433}})
+    url = m["environment"]["PREFECT_SERVER_DATABASE_CONNECTION_URL"]
+    assert url.endswith(f"@{netloc_host}:5433/orion")
+    assert urlsplit(url).port == 5433
+
+
+def test_a_loopback_database_is_dumped_on_this_host_unless_a_backup_host_is_set():
+    assert model({"name": "a", "port": 1, "database": {"host": "127.0.0.1"}})["backup_host"] == "api1"
+    assert model({"name": "a", "port": 1, "database": {"host": "localhost"}})["backup_host"] == "api1"
+    assert model({"name": "a", "port": 1, "database": {"host": "::1"}})["backup_host"] == "api1"
+    assert model(backup_host="backup1")["backup_host"] == "backup1"
+    assert model(backup_before_migration=False)["pre_migration_backup"] == "none"
+    assert model(backup_before_migration="false")["pre_migration_backup"] == "none"
+
+
+def test_an_sqlite_instance():
+    m = model({"name": "lab", "port": 4201, "database": {"type": "sqlite"}})
+    assert m["environment"]["PREFECT_SERVER_DATABASE_CONNECTION_URL"] == (
+        "sqlite+aiosqlite:////var/lib/prefect/lab/prefect.db")
+    assert m["database_identity"] == "sqlite:///var/lib/prefect/lab/prefect.db"
+    assert m["pre_migration_backup"] == "sqlite"
+    m = model({"name": "lab", "port": 4201, "database": {"type": "sqlite", "path": "/srv/lab.db"}})
+    assert m["environment"]["PREFECT_SERVER_DATABASE_CONNECTION_URL"] == "sqlite+aiosqlite:////srv/lab.db"
+
+
+def test_an_unknown_database_type_fails_without_the_password():
+    with pytest.raises(AnsibleFilterError, match="database.type must be postgresql or sqlite") as caught:
+        model({"name": "a", "port": 1, "database": {"type": "mysql", "password": PASSWORD}})
+    assert PASSWORD not in str(caught.value)
+
+
+def test_an_entry_without_name_or_port_fails():
+    with pytest.raises(AnsibleFilterError, match="needs a name and a port"):
+        im.server_instance({"port": 1}, CONTEXT)
+
+
+def test_the_instance_password_wins_over_the_role_default_and_an_empty_one_stays_empty():
+    url = model({"name": "a", "port": 1, "database": {"password": "own"}})["environment"][
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL"]
+    assert url.startswith("postgresql+asyncpg://prefect:own@")
+    url = model({"name": "a", "port": 1}, database={"password": ""})["environment"][
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL"]
+    assert url.startswith("postgresql+asyncpg://prefect:@")
+
+
+@pytest.mark.parametrize("bind, local", [
+    ("0.0.0.0", "http://127.0.0.1:4200/api"),
+    ("::", "http://127.0.0.1:4200/api"),
+    ("10.0.0.5", "http://10.0.0.5:4200/api"),
+    ("fd00::5", "http://[fd00::5]:4200/api"),
+])
+def test_the_local_api_url_follows_the_bind_address(bind, local):
+    m = model({"name": "default", "port": 4200, "bind_address": bind})
+    assert m["local_api_url"] == local and m["settings"]["PREFECT_API_URL"] == local
+    assert m["settings"]["PREFECT_SERVER_API_HOST"] == bind
+
+
+def test_the_external_url_given_or_built_from_the_host():
+    assert model({"name": "a", "port": 1, "external_api_url": "https://prefect.example/api"})[
+        "external_api_url"] == "https://prefect.example/api"
+    assert model(external_host="2001:db8::1")["external_api_url"] == "http://[2001:db8::1]:4200/api"
+
+
+def test_the_auth_string_goes_into_the_environment_only():
+    m = model({"name": "a", "port": 1, "auth_string": "admin:s3cret"})
+    assert m["environment"]["PREFECT_SERVER_API_AUTH_STRING"] == "admin:s3cret"
+    assert m["environment"]["PREFECT_API_AUTH_STRING"] == "admin:s3cret"
+    assert "admin:s3cret" not in str(m["settings"])
+    assert "PREFECT_SERVER_API_AUTH_STRING" not in model()["environment"]
+    assert model(auth_string="role:default")["environment"]["PREFECT_API_AUTH_STRING"] == "role:default"
+    assert "PREFECT_API_AUTH_STRING" not in model({"name": "a", "port": 1, "auth_string": ""},
+                                                  auth_string="role:default")["environment"]
+
+
+def test_a_cluster_member():
+    m = model({"name": "default", "port": 4200, "cluster": {"api_workers": 2, "redis": {"host": "2001:db8::6"}}})
+    assert m["clustered"] and m["services_here"] and m["services_hosts"] == ["api1"] and m["api_workers"] == 2
+    assert m["settings"]["PREFECT_SERVER_EVENTS_MESSAGING_BROKER"] == "prefect_redis.messaging"
+    assert m["settings"]["PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE"] == "prefect_redis.lease_storage"
+    assert m["cluster_environment"] == {
+        "PREFECT_REDIS_MESSAGING_HOST": "2001:db8::6", "PREFECT_REDIS_MESSAGING_PORT": "6379",
+        "PREFECT_REDIS_MESSAGING_DB": "0", "PREFECT_REDIS_MESSAGING_USERNAME": "prefect"}
+    assert m["environment"]["PREFECT_REDIS_MESSAGING_PASSWORD"] == REDIS_PASSWORD
+    docket = m["environment"]["PREFECT_SERVER_DOCKET_URL"]
+    assert docket == "redis://prefect:r3d%21s%2Fp%40ss@[2001:db8::6]:6379/1"
+    assert unquote(urlsplit(docket).password) == REDIS_PASSWORD
+    assert "password" not in m["redis"]
+    assert m["cluster_env_file"] == "/etc/prefect-server/default.cluster"
+
+
+def test_services_run_on_the_named_hosts_only():
+    entry = {"name": "default", "port": 4200, "cluster": {"services_hosts": ["api2"]}}
+    assert not model(entry)["services_here"]
+    assert model(entry, inventory_hostname="api2")["services_here"]
+    assert model({"name": "default", "port": 4200, "cluster": {}}, inventory_hostname="api2")[
+        "services_hosts"] == ["api1"]
+
+
+def test_a_cluster_set_to_none_is_no_cluster():
+    m = model({"name": "default", "port": 4200, "cluster": None})
+    assert not m["clustered"] and "PREFECT_SERVER_DOCKET_URL" not in m["environment"]
+
+
+def test_every_form_of_each_password_is_listed_for_masking():
+    forms = model({"name": "default", "port": 4200, "cluster": {}})["secret_forms"]
+    assert PASSWORD in forms and REDIS_PASSWORD in forms
+    assert "p%40ss/w%3Ard%3F%23%25%26%3D%20x" in forms  # as Jinja's urlencode leaves it
+    assert "p%40ss%2Fw%3Ard%3F%23%25%26%3D%20x" in forms  # as in the URL
+    assert "r3d%21s%2Fp%40ss" in forms
+    assert len(forms) == len(set(forms))
+    assert model({"name": "a", "port": 1}, database={"password": ""})["secret_forms"] == []
+    assert REDIS_PASSWORD not in model()["secret_forms"]
+
+
+@given(password=st.text(min_size=1, max_size=30))
+def test_every_password_form_in_the_environment_is_masked(password):
+    m = model({"name": "a", "port": 1, "database": {"password": password}})
+    url = m["environment"]["PREFECT_SERVER_DATABASE_CONNECTION_URL"]
+    assert any(form in url for form in m["secret_forms"])
+
+
+def test_the_load_balancers_servers_of_the_clustered_instances():
+    hostvars = {
+        "api1": {"prefect_server_instances": [
+            {"name": "default", "port": 4200, "bind_address": "10.0.0.11", "cluster": {}},
+            {"name": "lab", "port": 4300}],
+            "ansible_facts": {"default_ipv4": {"address": "10.0.0.99"}}},
+        "api2": {"prefect_server_instances": [
+            {"name": "default", "port": 4200, "cluster": {"api_workers": 2}}],
+            "ansible_facts": {"default_ipv4": {"address": "10.0.0.12"}}},
+        "api3": {"prefect_server_instances": [{"name": "default", "port": 4400, "bind_address": "::", "cluster": {}}]},
+        "client1": {},
+    }
+    assert im.loadbalancer_servers(["api1", "api2", "api3", "client1"], hostvars) == {"default": [
+        {"name": "api1", "address": "10.0.0.11", "port": 4200},
+        {"name": "api2", "address": "10.0.0.12", "port": 4200},
+        {"name": "api3", "address": "api3", "port": 4400},
+    ]}
+    assert im.loadbalancer_servers([], hostvars) == {}
