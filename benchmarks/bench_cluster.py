@@ -18,9 +18,14 @@ lb1 not counted), then the ratios. Every container shares this host's cores
 with the load generator: see docs/cluster.md for what the figures mean.
 
     python3 benchmarks/bench_cluster.py [--seconds 20] [--clients 32] [--keep]
+    python3 benchmarks/bench_cluster.py --existing [--smoke]
 
-Run it from scripts/test's environment (scripts/lib/host.sh: the images,
-the wheelhouse, HOST_CA_BUNDLE); it destroys the scenario unless --keep.
+Run it with scripts/benchmark, or from its environment (scripts/lib/host.sh:
+the images, the wheelhouse, HOST_CA_BUNDLE); it destroys the scenario unless
+--keep. --existing measures the scenario's containers as they are, converging
+and destroying nothing (the ha scenario's verify runs it so, with --smoke:
+2 s of load from 4 clients per side, to prove the script still works, not to
+measure).
 """
 
 import argparse
@@ -122,11 +127,20 @@ def main():
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--keep", action="store_true", help="leave the scenario's containers running")
+    parser.add_argument("--existing", action="store_true",
+                        help="measure the running, converged ha containers; converge and destroy nothing")
+    parser.add_argument("--smoke", action="store_true",
+                        help="2 s of load from 4 clients per side: proves the script works, measures nothing")
     args = parser.parse_args()
+    if args.smoke:
+        args.seconds, args.clients = 2, 4
 
-    print(f"converging the ha scenario (2 cores shared by 5 containers and the load generator; {socket.gethostname()})",
-          flush=True)
-    molecule("converge")
+    if args.existing:
+        print(f"measuring the running ha scenario ({socket.gethostname()})", flush=True)
+    else:
+        print(f"converging the ha scenario (2 cores shared by 5 containers and the load generator; "
+              f"{socket.gethostname()})", flush=True)
+        molecule("converge")
     try:
         with tempfile.NamedTemporaryFile("w", suffix=".pem") as ca:
             ca.write(sh("docker", "exec", "lb1", "cat", "/etc/haproxy/selfhosted-prefect/ca.pem"))
@@ -142,7 +156,7 @@ def main():
                 haproxy("enable server prefect_default/api2")
 
         # Prefect's default: SQLite under PREFECT_HOME, services in-process.
-        sh("docker", "exec", "client1", "systemd-run", f"--unit={SQLITE_UNIT}",
+        sh("docker", "exec", "client1", "systemd-run", f"--unit={SQLITE_UNIT}", "--collect",
            "--setenv=PREFECT_HOME=/var/tmp/bench-sqlite", "--setenv=PREFECT_SERVER_ANALYTICS_ENABLED=false",
            CLIENT_PREFECT, "server", "start", "--host", "0.0.0.0", "--port", "4300")
         try:
@@ -154,7 +168,7 @@ def main():
         finally:
             sh("docker", "exec", "client1", "systemctl", "stop", SQLITE_UNIT, check=False)
     finally:
-        if not args.keep:
+        if not (args.keep or args.existing):
             molecule("destroy")
 
     def ratio(a, b):
@@ -165,7 +179,7 @@ def main():
           f"(SQLite errors: {sqlite['error_count']} of {sqlite['requests']} requests)")
     print(f"runs/s per busy Prefect core, 2 hosts / 1 host: "
           f"{ratio(two['runs_per_busy_core'] or 0, one['runs_per_busy_core'] or 0)}")
-    if two["goodput_runs_per_s"]:
+    if two["goodput_runs_per_s"] and two["runs_per_busy_core"]:
         print(f"PostgreSQL and Redis (db1) per run/s: {two['db_cores'] / two['goodput_runs_per_s'] * 1000:.1f} millicores; "
               f"API per run/s: {1000 / two['runs_per_busy_core']:.1f} millicores")
 

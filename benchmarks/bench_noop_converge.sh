@@ -6,25 +6,47 @@
 # container once, then the no-op converges alternate, ROUNDS each.
 #
 #   benchmarks/bench_noop_converge.sh [BEFORE_REF] [ROUNDS]
+#   benchmarks/bench_noop_converge.sh --smoke INVENTORY
 #
-# About 15 minutes: two full converges, then the timed runs. Not part of
-# scripts/test.
+# About 15 minutes: two full converges, then the timed runs (scripts/benchmark
+# runs it). --smoke proves the script still works without making or
+# converging a container: one round of no-op converges, this checkout on both
+# sides, of hosts this checkout converged already (INVENTORY, such as a
+# Molecule scenario's inventory); its figures mean nothing. The drift
+# scenario's verify runs it so.
 set -euo pipefail
 # shellcheck source=../scripts/lib/host.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/host.sh"
 cd "$REPO_ROOT"
 
+SMOKE_INVENTORY=
+if [ "${1:-}" = --smoke ]; then
+  SMOKE_INVENTORY=${2:?usage: $0 --smoke INVENTORY}
+  set -- HEAD 1
+fi
 BEFORE_REF=${1:-9924201}
 ROUNDS=${2:-3}
 WORK=$(mktemp -d /var/tmp/bench-noop.XXXX)
-trap 'docker rm -f bench-before bench-after >/dev/null 2>&1 || true; docker network rm prefect-demo >/dev/null 2>&1 || true; git worktree remove --force "$WORK/before" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
-
+BEFORE_TREE=$WORK/before
 ensure_venv
-ensure_images
-git worktree add --detach "$WORK/before" "$BEFORE_REF" >/dev/null 2>&1
-export HOST_CA_BUNDLE PREFECT_DEMO_PORT=4200
-PREFECT_DEMO_DB_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
-export PREFECT_DEMO_DB_PASSWORD
+if [ -n "$SMOKE_INVENTORY" ]; then
+  trap 'rm -rf "$WORK"' EXIT
+  BEFORE_TREE=$REPO_ROOT
+else
+  trap 'docker rm -f bench-before bench-after >/dev/null 2>&1 || true; docker network rm prefect-demo >/dev/null 2>&1 || true; git worktree remove --force "$WORK/before" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+  ensure_images
+  git worktree add --detach "$WORK/before" "$BEFORE_REF" >/dev/null 2>&1
+  export HOST_CA_BUNDLE PREFECT_DEMO_PORT=4200
+  PREFECT_DEMO_DB_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
+  export PREFECT_DEMO_DB_PASSWORD
+fi
+
+# The revision as the collection selfhosted.prefect of that side.
+link_collection() {
+  local side=$1 tree=$2
+  mkdir -p "$WORK/$side/collections/ansible_collections/selfhosted"
+  ln -sfn "$tree" "$WORK/$side/collections/ansible_collections/selfhosted/prefect"
+}
 
 # One container per revision (the same definition for both), and that
 # revision's demo inventory pointed at it.
@@ -32,8 +54,7 @@ prepare() {
   local side=$1 tree=$2
   ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false ansible-playbook molecule/shared/create.yml \
     -e "{\"molecule_yml\": {\"platforms\": [{\"name\": \"bench-$side\", \"image\": \"$IMAGE_REPO:12\"}]}}" >/dev/null
-  mkdir -p "$WORK/$side/collections/ansible_collections/selfhosted"
-  ln -sfn "$tree" "$WORK/$side/collections/ansible_collections/selfhosted/prefect"
+  link_collection "$side" "$tree"
   cp -r "$tree/scripts/demo-inventory" "$WORK/$side/inventory"
   sed -i "s/prefect-demo:/bench-$side:/" "$WORK/$side/inventory/hosts.yml"
 }
@@ -51,16 +72,23 @@ seconds() {
   python3 -c "print(f'{$EPOCHREALTIME - $started:.1f}')"
 }
 
-prepare before "$WORK/before"
-prepare after "$REPO_ROOT"
-log "first converge of each revision (not timed)"
-converge before "$WORK/before"
-converge after "$REPO_ROOT"
+if [ -n "$SMOKE_INVENTORY" ]; then
+  for side in before after; do
+    link_collection "$side" "$REPO_ROOT"
+    ln -sfn "$(realpath "$SMOKE_INVENTORY")" "$WORK/$side/inventory"
+  done
+else
+  prepare before "$BEFORE_TREE"
+  prepare after "$REPO_ROOT"
+  log "first converge of each revision (not timed)"
+  converge before "$BEFORE_TREE"
+  converge after "$REPO_ROOT"
+fi
 
 declare -A times=([before]="" [after]="")
 for round in $(seq "$ROUNDS"); do
   for side in before after; do
-    tree=$REPO_ROOT; [ "$side" = before ] && tree=$WORK/before
+    tree=$REPO_ROOT; [ "$side" = before ] && tree=$BEFORE_TREE
     t=$(seconds converge "$side" "$tree")
     grep -q 'changed=0.*failed=0' "$WORK/$side.log" || { echo "$side: the converge changed something"; tail -5 "$WORK/$side.log"; exit 1; }
     tasks=$(grep -c '^TASK \[' "$WORK/$side.log")

@@ -10,7 +10,10 @@ so a caller can place each error against what it did to the servers.
 
 Runs until --duration seconds have passed or --stop-file exists, then prints
 one JSON document: runs, goodput, request latency p50/p95, errors, and the
-first errors in detail. Standard library only: it runs from any Python.
+first errors in detail. With --progress-file it also keeps the counts so far
+(runs, requests, errors, when the last error failed) in that file, rewritten
+every half second, so a caller can wait for the load to have done something
+instead of sleeping. Standard library only: it runs from any Python.
 
     python3 benchmarks/prefect_load.py --api-url https://127.0.0.1:8443/api \
         --ca-file ca.pem --clients 32 --duration 20
@@ -94,6 +97,7 @@ class Results:
         self.runs = 0
         self.latencies = []
         self.errors = []
+        self.last_error_failed = None
 
     def request(self, latency):
         with self.lock:
@@ -105,7 +109,23 @@ class Results:
 
     def error(self, step, sent, exc):
         with self.lock:
-            self.errors.append({"step": step, "sent": sent, "failed": time.time(), "error": str(exc)[:200]})
+            self.last_error_failed = time.time()
+            self.errors.append({"step": step, "sent": sent, "failed": self.last_error_failed, "error": str(exc)[:200]})
+
+    def progress(self):
+        """The counts so far."""
+        with self.lock:
+            return {"time": time.time(), "runs": self.runs, "requests": len(self.latencies) + len(self.errors),
+                    "errors": len(self.errors), "last_error_failed": self.last_error_failed}
+
+
+def write_progress(path, results):
+    """Replace path with the counts so far, atomically: a reader never sees
+    half a document."""
+    partial = f"{path}.partial"
+    with open(partial, "w") as handle:
+        json.dump(results.progress(), handle)
+    os.replace(partial, path)
 
 
 def client_loop(api, flow_id, results, stopped):
@@ -137,8 +157,9 @@ def percentile(values, fraction):
 
 
 def run_load(api_url, clients=32, duration=20.0, ca_file=None, auth_string="", stop_file=None,
-             flow_name="selfhosted-prefect-load", timeout=30.0):
-    """Run the load and return the summary (a dict)."""
+             flow_name="selfhosted-prefect-load", timeout=30.0, progress_file=None):
+    """Run the load and return the summary (a dict); keep the counts so far
+    in progress_file if given."""
     ssl_context = ssl.create_default_context(cafile=ca_file) if api_url.startswith("https") else None
     flow_id = Api(api_url, ssl_context, auth_string, timeout).use_csrf_token().post("/flows/", {"name": flow_name})["id"]
     results = Results()
@@ -151,10 +172,22 @@ def run_load(api_url, clients=32, duration=20.0, ca_file=None, auth_string="", s
                                 args=(Api(api_url, ssl_context, auth_string, timeout).use_csrf_token(),
                                       flow_id, results, stopped))
                for _client in range(clients)]
+    done = threading.Event()
+
+    def report_progress():
+        while not done.wait(0.5):
+            write_progress(progress_file, results)
+
+    if progress_file:
+        threads.append(threading.Thread(target=report_progress, daemon=True))
     for thread in threads:
         thread.start()
-    for thread in threads:
+    for thread in threads[:clients]:
         thread.join()
+    done.set()
+    if progress_file:
+        threads[-1].join()
+        write_progress(progress_file, results)
     elapsed = time.time() - started
     return {
         "api_url": api_url,
@@ -179,10 +212,12 @@ def main():
     parser.add_argument("--duration", type=float, default=20.0, help="seconds (an upper bound with --stop-file)")
     parser.add_argument("--ca-file", help="CA bundle of an HTTPS API")
     parser.add_argument("--stop-file", help="stop as soon as this file exists")
+    parser.add_argument("--progress-file", help="keep the counts so far (JSON) in this file")
     parser.add_argument("--auth-string-env", help="name of an environment variable holding user:password")
     args = parser.parse_args()
     auth = os.environ.get(args.auth_string_env, "") if args.auth_string_env else ""
-    summary = run_load(args.api_url, args.clients, args.duration, args.ca_file, auth, args.stop_file)
+    summary = run_load(args.api_url, args.clients, args.duration, args.ca_file, auth, args.stop_file,
+                       progress_file=args.progress_file)
     print(json.dumps(summary))
 
 

@@ -1,18 +1,11 @@
-"""The fixtures every scenario shares (molecule/shared/tests/molecule_fixtures.py),
-and the hosts of this one."""
-
-import pathlib
-import sys
+"""The hosts of the ha scenario. The fixtures every scenario shares
+(inventory, inventory_vars, hostvar, run_playbook) come from the plugin
+molecule/shared/pytest_plugin/molecule_fixtures.py."""
 
 import pytest
 import testinfra
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "shared" / "tests"))
-
-from molecule_fixtures import hostvar, inventory, inventory_vars, run_playbook  # noqa: E402
-
-# Fixtures are found by name in a conftest: re-exported, not unused.
-__all__ = ["ca_file", "hosts", "hostvar", "inventory", "inventory_vars", "run_playbook"]
+from ha_cluster import wait_serving
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +19,13 @@ def hosts(inventory):
 def ca_file(hostvar):
     """The CA lb1 generated, as fetched to the controller for the clients."""
     return hostvar("lb1", "prefect_ha_ca_file")
+
+
+@pytest.fixture
+def cluster_serving(hosts):
+    """For a test that restarts, kills or disables part of the cluster: once
+    it ends, passed or failed, wait until HAProxy serves from both API hosts
+    again, so the next test, whichever it is, finds the cluster as the
+    converge left it."""
+    yield
+    wait_serving(hosts)

@@ -1,14 +1,17 @@
-"""What test_cluster.py and test_load.py share: where the cluster answers and
-how to read HAProxy's view of it."""
+"""What the ha scenario's tests share: where the cluster answers, how to read
+HAProxy's view of it, and waits for the cluster to serve again."""
 
 import csv
 import io
 import json
 import ssl
+import time
 import urllib.request
+import uuid
 
 PUBLISHED_URL = "https://127.0.0.1:8443"
 INSTANCE = "default"
+API_HOSTS = ("api1", "api2")
 
 
 CSRF_CLIENT = "molecule-ha-tests"
@@ -34,3 +37,51 @@ def haproxy_servers(lb):
     text = lb.check_output("curl -fsS 'http://127.0.0.1:8404/stats;csv'").lstrip("# ")
     return {row["svname"]: row for row in csv.DictReader(io.StringIO(text))
             if row["pxname"] == f"prefect_{INSTANCE}" and row["svname"] not in ("FRONTEND", "BACKEND")}
+
+
+def wait_for(predicate, timeout, interval=1.0):
+    """True as soon as predicate() is, False after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def wait_serving(hosts, timeout=180):
+    """Wait until HAProxy reports both API hosts UP: its health check (GET
+    /api/ready on each) passes again, and neither is DOWN, in MAINT or DRAIN,
+    or still counting checks up; fail with what it reports."""
+    servers = {}
+
+    def serving():
+        try:
+            servers.update(haproxy_servers(hosts["lb1"]))
+        except AssertionError:  # the stats page does not answer while HAProxy reloads
+            return False
+        return all(servers.get(name, {}).get("status") == "UP" for name in API_HOSTS)
+
+    assert wait_for(serving, timeout), (
+        f"HAProxy did not report both API hosts UP within {timeout} s: "
+        + ", ".join(f"{name} {servers.get(name, {}).get('status', 'missing')}" for name in API_HOSTS))
+
+
+def wait_writes(ca_file, timeout=60):
+    """Wait until a client's writes go through lb1 again (a flow run created
+    and moved RUNNING then COMPLETED, as benchmarks/prefect_load.py does);
+    fail with the last error if they do not within timeout seconds."""
+    errors = []
+
+    def writes():
+        try:
+            flow = https_json(ca_file, "/api/flows/", {"name": "molecule-ha-probe"})
+            run = https_json(ca_file, "/api/flow_runs/", {"flow_id": flow["id"], "name": f"probe-{uuid.uuid4().hex[:8]}"})
+            return all(https_json(ca_file, f"/api/flow_runs/{run['id']}/set_state",
+                                  {"state": {"type": state}})["status"] == "ACCEPT"
+                       for state in ("RUNNING", "COMPLETED"))
+        except (OSError, ValueError, KeyError) as exc:  # HTTP errors are OSErrors
+            errors.append(repr(exc)[:300])
+            return False
+
+    assert wait_for(writes, timeout), f"no write went through lb1 within {timeout} s; last error: {errors[-1:]}"

@@ -1,6 +1,12 @@
 """The cluster under load: 32 clients create flow runs through lb1 and move
 them RUNNING then COMPLETED (benchmarks/prefect_load.py) while the tests
 restart, kill and break parts of it. Every figure is printed.
+
+No test sleeps for a fixed time: each waits for the load to have completed
+runs (its --progress-file), for HAProxy to report a server's state, or for a
+quiet stretch of the load, each with a timeout. Each test starts from, and
+leaves, both API hosts serving (the cluster_serving fixture), so they run in
+any order.
 """
 
 import json
@@ -11,10 +17,17 @@ import time
 
 import pytest
 
-from ha_cluster import INSTANCE, PUBLISHED_URL, haproxy_servers
+from ha_cluster import INSTANCE, PUBLISHED_URL, haproxy_servers, wait_for
 
 LOAD_SCRIPT = pathlib.Path(__file__).resolve().parents[3] / "benchmarks" / "prefect_load.py"
 CLIENTS = 32
+# Runs the load completes before a test acts, and again after it acted
+# before the load stops: about one per client.
+SETTLE_RUNS = CLIENTS
+# The load's requests time out after 30 s: every wait allows for a few.
+LOAD_TIMEOUT = 120
+
+pytestmark = pytest.mark.usefixtures("cluster_serving")
 
 
 class Load:
@@ -22,10 +35,42 @@ class Load:
 
     def __init__(self, ca_file, tmp_path, max_seconds=300):
         self.stop_file = tmp_path / "stop"
+        self.progress_file = tmp_path / "progress.json"
         self.process = subprocess.Popen(
             [sys.executable, str(LOAD_SCRIPT), "--api-url", f"{PUBLISHED_URL}/api", "--ca-file", ca_file,
-             "--clients", str(CLIENTS), "--duration", str(max_seconds), "--stop-file", str(self.stop_file)],
+             "--clients", str(CLIENTS), "--duration", str(max_seconds), "--stop-file", str(self.stop_file),
+             "--progress-file", str(self.progress_file)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def progress(self):
+        """The load's counts so far (zero before its first report)."""
+        try:
+            return json.loads(self.progress_file.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {"time": time.time(), "runs": 0, "requests": 0, "errors": 0, "last_error_failed": None}
+
+    def wait_runs(self, more, what):
+        """Wait until the load has completed `more` runs beyond those done so
+        far; fail saying `what` it waited for if it does not in time."""
+        target = self.progress()["runs"] + more
+        done = wait_for(lambda: self.process.poll() is not None or self.progress()["runs"] >= target,
+                        LOAD_TIMEOUT, 0.2)
+        assert self.process.poll() is None, f"the load ended early: {self.process.communicate()[1][-2000:]}"
+        assert done, (f"{what}: the load completed {self.progress()['runs']} of {target} runs "
+                      f"in {LOAD_TIMEOUT} s")
+
+    def wait_quiet(self, since, seconds, deadline):
+        """Wait until the load has run `seconds` without a failed request,
+        counted from `since` or from its last error if later, and completed
+        SETTLE_RUNS runs meanwhile; give up at `deadline` (time.time())."""
+        runs_before = self.progress()["runs"]
+
+        def quiet():
+            now = self.progress()
+            return (now["time"] - max(since, now["last_error_failed"] or since) >= seconds
+                    and now["runs"] >= runs_before + SETTLE_RUNS)
+
+        return wait_for(quiet, max(0.0, deadline - time.time()), 0.2)
 
     def stop(self):
         self.stop_file.touch()
@@ -46,24 +91,15 @@ def active_since(host, unit):
     return host.check_output(f"systemctl show -p ActiveEnterTimestampMonotonic --value {unit}")
 
 
-def wait_for(predicate, timeout, interval=1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
-
-
 def test_rolling_restart_fails_no_request(hosts, ca_file, run_playbook, tmp_path):
     unit = f"prefect-server@{INSTANCE}.service"
     before = {name: active_since(hosts[name], unit) for name in ("api1", "api2")}
     load = Load(ca_file, tmp_path)
-    time.sleep(5)
+    load.wait_runs(SETTLE_RUNS, "the load running before the restart")
     started = time.monotonic()
     result = run_playbook("selfhosted.prefect.rolling_restart")
     took = time.monotonic() - started
-    time.sleep(3)
+    load.wait_runs(SETTLE_RUNS, "the load running on after the restart")
     summary = load.stop()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     report("rolling restart under load", summary, f"; the restart took {took:.0f} s")
@@ -87,9 +123,9 @@ def test_rollout_with_a_migration_migrates_once_and_fails_no_request(hosts, ca_f
         hosts[name].check_output(f"rm -f {stamp}")
         before[name] = migrations(name)
     load = Load(ca_file, tmp_path)
-    time.sleep(5)
+    load.wait_runs(SETTLE_RUNS, "the load running before the rollout")
     result = run_playbook("--limit", "prefect_server,prefect_loadbalancer", "selfhosted.prefect.site")
-    time.sleep(3)
+    load.wait_runs(SETTLE_RUNS, "the load running on after the rollout")
     summary = load.stop()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     report("rollout with a migration under load", summary)
@@ -108,14 +144,14 @@ def test_kill_9_fails_only_requests_in_flight(hosts, ca_file, tmp_path):
     api2, lb = hosts["api2"], hosts["lb1"]
     unit = f"prefect-server@{INSTANCE}.service"
     load = Load(ca_file, tmp_path)
-    time.sleep(5)
+    load.wait_runs(SETTLE_RUNS, "the load running before the kill")
     killed_at = time.time()
     api2.check_output(f"systemctl kill --signal=SIGKILL {unit}")
     marked_down = wait_for(lambda: haproxy_servers(lb)["api2"]["status"].startswith("DOWN"), 30, 0.5)
     down_at = time.time()
     back_up = wait_for(lambda: haproxy_servers(lb)["api2"]["status"] == "UP", 120)
     up_at = time.time()
-    time.sleep(5)
+    load.wait_runs(SETTLE_RUNS, "the load running on with api2 back")
     summary = load.stop()
     late = [e for e in summary["errors"] if e["sent"] > killed_at + 0.5]
     report("kill -9 of api2 under load", summary,
@@ -132,10 +168,13 @@ def test_kill_9_fails_only_requests_in_flight(hosts, ca_file, tmp_path):
 @pytest.mark.parametrize("host, unit", [("db1", "redis-server.service"), ("db1", "postgresql.service")])
 def test_recovers_from_a_backend_restart_unattended(hosts, ca_file, tmp_path, host, unit):
     load = Load(ca_file, tmp_path)
-    time.sleep(5)
+    load.wait_runs(SETTLE_RUNS, f"the load running before the restart of {unit}")
     restarted_at = time.time()
     hosts[host].check_output(f"systemctl restart {unit}")
-    time.sleep(20)
+    # The load runs on until it has gone 10 s without a failed request (and
+    # completed runs meanwhile), at most until 20 s after the restart: the
+    # assertion below then judges the last 10 s of the load.
+    load.wait_quiet(since=restarted_at, seconds=10.5, deadline=restarted_at + 20)
     summary = load.stop()
     errors = summary["errors"]
     recovery = (max(e["failed"] for e in errors) - restarted_at) if errors else 0.0

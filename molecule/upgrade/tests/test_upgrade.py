@@ -1,8 +1,15 @@
-"""The day-2 drill on upgrade1, in order (each test builds on the one
-before): Prefect 3.6.29 with flow runs, a deployment and a nightly dump; a
-failed upgrade to 3.8.8 that leaves 3.6.29 serving; the upgrade; a restore
-of the 3.6.29 dump into a dropped database. The backup and restore times
-are printed (run with -s, as Molecule's verifier does)."""
+"""The day-2 drill on upgrade1: Prefect 3.6.29 with flow runs, a deployment
+and a nightly dump; a failed upgrade to 3.8.8 that leaves 3.6.29 serving; the
+upgrade; restores that fail and leave the database as it was; a restore of
+the 3.6.29 dump into a dropped database; the vacuum. The backup and restore
+times are printed (run with -s, as Molecule's verifier does).
+
+Each step builds on the host the step before left, so the drill is one test,
+test_day2_drill, whose steps are the functions below, run in order; what a
+step made for a later one (the runs, the nightly dump) is passed along as
+arguments, not kept in module state. A test outside the drill needs only a
+serving instance, of either release, and runs before or after it.
+"""
 
 import json
 import re
@@ -17,9 +24,6 @@ BACKUP_DIR = "/var/backups/prefect-db"
 LOCK_UNIT = "hold-alembic-lock"
 CLINGING_UNIT = "cling-to-orion-restore"
 UPGRADE = ("-e", f"prefect_server_version={NEW}")
-
-# What the earlier tests made, for the later ones.
-drill = {}
 
 MAKE_RUNS = """
 import asyncio
@@ -73,26 +77,30 @@ def recap_changed(output):
     return int(re.search(r"upgrade1\s+: ok=\d+\s+changed=(\d+)", output).group(1))
 
 
-def test_older_release_stores_runs_and_a_deployment(host):
+def older_release_stores_runs_and_a_deployment(host):
+    """Returns what the drill keeps: the runs and deployments stored."""
     assert api_version(host) == OLD
     # The production settings reach 3.6.29 too; its client below copes with CSRF.
     settings = json.loads(host.check_output(f"curl -sS --max-time 10 {API}/admin/settings"))["server"]
     assert settings["api"]["csrf_protection_enabled"] is True and settings["analytics_enabled"] is False
     host.check_output(f"cat > /tmp/make_runs.py <<'EOF'\n{MAKE_RUNS}\nEOF")
     host.check_output(f"PREFECT_HOME=/tmp/client PREFECT_API_URL={API} /opt/prefect-server/{OLD}/bin/python /tmp/make_runs.py")
-    runs, deployments = drill["data"] = stored(host)
+    runs, deployments = data = stored(host)
     assert len(runs) == 3 and all(run.endswith("|COMPLETED") for run in runs)
     assert deployments == ["nightly"]
+    return data
 
 
-def test_nightly_dump(host):
+def nightly_dump(host):
+    """Returns the dump's path."""
     assert host.run("systemctl start prefect-db-backup.service").rc == 0
-    drill["nightly"] = newest_dump(host, "scheduled")
+    nightly = newest_dump(host, "scheduled")
     line = host.check_output("journalctl --no-pager -o cat -u prefect-db-backup.service | grep '^dumped orion' | tail -1")
     print(f"\nnightly backup: {line}")
+    return nightly
 
 
-def test_failed_migration_leaves_the_old_release_serving(host, run_playbook):
+def failed_migration_leaves_the_old_release_serving(host, run_playbook, data):
     """A session holds a SHARE lock on alembic_version (as a long report or a
     stuck transaction would): the migration's first revision cannot record
     itself, and systemd stops it after the migration timeout."""
@@ -116,10 +124,10 @@ def test_failed_migration_leaves_the_old_release_serving(host, run_playbook):
                       "'prefect-server-migrate@default'") == "0"
     assert api_version(host) == OLD
     assert f"/opt/prefect-server/{OLD}/bin/prefect server start" in host.check_output(f"systemctl show -p ExecStart --value {UNIT}")
-    assert stored(host) == drill["data"]
+    assert stored(host) == data
 
 
-def test_upgrade_migrates_once_keeping_runs_and_deployment(host, run_playbook):
+def upgrade_migrates_once_keeping_runs_and_deployment(host, run_playbook, data):
     before = migrations_succeeded(host)
     result = run_playbook(SITE, *UPGRADE)
     assert result.returncode == 0, result.stdout[-3000:]
@@ -131,46 +139,46 @@ def test_upgrade_migrates_once_keeping_runs_and_deployment(host, run_playbook):
     assert "PREFECT_SERVER_DATABASE_TIMEOUT=900" in host.check_output(f"systemctl show -p Environment --value {MIGRATE_UNIT}")
     assert migrations_succeeded(host) == before + 1
     assert api_version(host) == NEW
-    assert stored(host) == drill["data"]
+    assert stored(host) == data
     assert f"/opt/prefect-server/{NEW}/bin/prefect server start" in host.check_output(f"systemctl show -p ExecStart --value {UNIT}")
     assert not host.file(f"/opt/prefect-server/{OLD}").exists
     assert host.check_output("runuser -u prefect -- cat /var/lib/prefect/default/.selfhosted-prefect-migrated").startswith(f"prefect={NEW} ")
 
 
-def test_second_converge_changes_nothing(host, run_playbook):
+def second_converge_changes_nothing(run_playbook):
     result = run_playbook(SITE, *UPGRADE)
     changed = re.findall(r"TASK \[([^\]]+)\][^\n]*\n(?:[^\n]*\n)*?changed:", result.stdout)
     assert result.returncode == 0 and recap_changed(result.stdout) == 0, changed
 
 
-def test_restore_without_a_dump_lists_them_and_stops_nothing(host, run_playbook):
+def restore_without_a_dump_lists_them_and_stops_nothing(host, run_playbook, nightly):
     result = run_playbook(RESTORE, "-e", "restore_instance=default")
     assert result.returncode != 0
-    assert drill["nightly"] in text(result)
+    assert nightly in text(result)
     assert host.service(UNIT).is_running
 
 
-def test_restore_refuses_check_mode_and_stops_nothing(host, run_playbook):
+def restore_refuses_check_mode_and_stops_nothing(host, run_playbook, data, nightly):
     """Ending the database's sessions cannot be rolled back, so --check
     would act: the restore refuses it before anything stops."""
-    result = run_playbook(RESTORE, "--check", "-e", "restore_instance=default", "-e", f"restore_dump={drill['nightly']}")
+    result = run_playbook(RESTORE, "--check", "-e", "restore_instance=default", "-e", f"restore_dump={nightly}")
     assert result.returncode != 0
     assert "restore.yml has no check mode" in text(result)
     assert host.service(UNIT).is_running
-    assert stored(host) == drill["data"]
+    assert stored(host) == data
 
 
-def test_a_failed_restore_leaves_the_database_as_it_was(host, run_playbook):
+def a_failed_restore_leaves_the_database_as_it_was(host, run_playbook, data, nightly):
     broken = f"{BACKUP_DIR}/orion.20260101T000000Z.broken.pgc"
-    host.check_output(f"head -c 4096 {drill['nightly']} | runuser -u postgres -- tee {broken} >/dev/null")
+    host.check_output(f"head -c 4096 {nightly} | runuser -u postgres -- tee {broken} >/dev/null")
     result = run_playbook(RESTORE, *UPGRADE, "-e", "restore_instance=default", "-e", f"restore_dump={broken}")
     assert result.returncode != 0
     assert "The database orion is as it was" in text(result)
     assert psql(host, "SELECT count(*) FROM pg_database WHERE datname = 'orion_restore'") == "0"
-    assert stored(host) == drill["data"]
+    assert stored(host) == data
 
 
-def test_a_client_that_clings_fails_the_swap_and_not_the_database(host, run_playbook):
+def a_client_that_clings_fails_the_swap_and_not_the_database(host, run_playbook, data, nightly):
     """A client that reconnects at once (a monitoring agent, an operator's
     psql loop) to the restored database stops PostgreSQL from renaming it:
     both renames of the swap roll back, and the old database is untouched."""
@@ -178,7 +186,7 @@ def test_a_client_that_clings_fails_the_swap_and_not_the_database(host, run_play
     host.check_output(f"systemd-run --unit={CLINGING_UNIT} --uid=postgres bash -c {shlex.quote(cling)}")
     try:
         result = run_playbook(RESTORE, *UPGRADE, "-e", "restore_instance=default",
-                              "-e", f"restore_dump={drill['nightly']}")
+                              "-e", f"restore_dump={nightly}")
     finally:
         host.run(f"systemctl stop {CLINGING_UNIT}")
     output = text(result)
@@ -186,36 +194,30 @@ def test_a_client_that_clings_fails_the_swap_and_not_the_database(host, run_play
     assert 'database "orion_restore" is being accessed by other users' in output
     assert "The database orion is as it was" in output
     assert psql(host, "SELECT string_agg(datname, ',') FROM pg_database WHERE datname LIKE 'orion%'") == "orion"
-    assert stored(host) == drill["data"]
+    assert stored(host) == data
 
 
-def test_restore_into_a_dropped_database(host, run_playbook):
+def restore_into_a_dropped_database(host, run_playbook, data, nightly):
     """The 3.6.29 nightly dump into a dropped database: restored, migrated to
     3.8.8's schema, and served again."""
     psql_postgres = "runuser -u postgres -- psql -tAc %s"
     host.check_output(psql_postgres, "DROP DATABASE orion WITH (FORCE)")
     started = time.monotonic()
-    result = run_playbook(RESTORE, *UPGRADE, "-e", "restore_instance=default", "-e", f"restore_dump={drill['nightly']}")
+    result = run_playbook(RESTORE, *UPGRADE, "-e", "restore_instance=default", "-e", f"restore_dump={nightly}")
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stdout[-3000:]
     assert re.search(r"migrated from revision \w+ \(the dump\) to \w+", text(result))
     assert host.check_output(f"curl -sS -o /dev/null -w '%{{http_code}}' {API}/ready") == "200"
     assert api_version(host) == NEW
-    assert stored(host) == drill["data"]
-    size = host.file(drill["nightly"]).size
-    print(f"\nrestore of {drill['nightly']} ({size} bytes) with restore.yml, migration and readiness included: {elapsed:.1f} s")
+    assert stored(host) == data
+    size = host.file(nightly).size
+    print(f"\nrestore of {nightly} ({size} bytes) with restore.yml, migration and readiness included: {elapsed:.1f} s")
 
 
-def test_metrics_served_when_asked(host):
-    metrics = host.check_output(f"curl -fsS --max-time 10 {API}/metrics")
-    assert "# TYPE prefect_events_emitted_total counter" in metrics
-    assert "# TYPE python_gc_collections_total counter" in metrics
-
-
-def test_vacuum_deletes_a_run_past_its_retention(host):
+def vacuum_deletes_a_run_past_its_retention(host, data):
     """One of the restored runs ended 91 days ago (the role keeps 90): the
     vacuum service, which passes every 5 s here, deletes it and no other."""
-    runs = [line.split("|")[0] for line in drill["data"][0]]
+    runs = [line.split("|")[0] for line in data[0]]
     psql(host, f"UPDATE flow_run SET end_time = now() - interval '91 days' WHERE id = '{runs[0]}'")
     started = time.monotonic()
     while psql(host, f"SELECT count(*) FROM flow_run WHERE id = '{runs[0]}'") != "0":
@@ -223,3 +225,34 @@ def test_vacuum_deletes_a_run_past_its_retention(host):
         time.sleep(2)
     print(f"\nvacuum deleted the run past its retention {time.monotonic() - started:.1f} s after it aged")
     assert psql(host, "SELECT id FROM flow_run ORDER BY id").splitlines() == sorted(runs[1:])
+
+
+def run_step(number, function, *args):
+    """One step of the drill, named in the output: a failing step is the last
+    one printed, and its function is in the traceback."""
+    print(f"\n[drill step {number}/11] {function.__name__.replace('_', ' ')}")
+    return function(*args)
+
+
+def test_day2_drill(host, run_playbook):
+    """The steps in the order of docs/operations.md, each on the host the one
+    before left."""
+    data = run_step(1, older_release_stores_runs_and_a_deployment, host)
+    nightly = run_step(2, nightly_dump, host)
+    run_step(3, failed_migration_leaves_the_old_release_serving, host, run_playbook, data)
+    run_step(4, upgrade_migrates_once_keeping_runs_and_deployment, host, run_playbook, data)
+    run_step(5, second_converge_changes_nothing, run_playbook)
+    run_step(6, restore_without_a_dump_lists_them_and_stops_nothing, host, run_playbook, nightly)
+    run_step(7, restore_refuses_check_mode_and_stops_nothing, host, run_playbook, data, nightly)
+    run_step(8, a_failed_restore_leaves_the_database_as_it_was, host, run_playbook, data, nightly)
+    run_step(9, a_client_that_clings_fails_the_swap_and_not_the_database, host, run_playbook, data, nightly)
+    run_step(10, restore_into_a_dropped_database, host, run_playbook, data, nightly)
+    run_step(11, vacuum_deletes_a_run_past_its_retention, host, data)
+
+
+def test_metrics_served_when_asked(host):
+    """Prometheus metrics (prefect_server_metrics_enabled), before or after
+    the drill: 3.6.29 and 3.8.8 serve the same counters."""
+    metrics = host.check_output(f"curl -fsS --max-time 10 {API}/metrics")
+    assert "# TYPE prefect_events_emitted_total counter" in metrics
+    assert "# TYPE python_gc_collections_total counter" in metrics

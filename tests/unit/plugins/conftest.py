@@ -1,47 +1,11 @@
 # -*- coding: utf-8 -*-
-"""Drive a module's main() in-process and capture the result it would print.
-
-The hook is AnsibleModule._record_module_result, which receives the result
-after no_log masking, so the tests see exactly what Ansible would receive.
+"""Fixtures of the module unit tests: a module run as another user, file
+snapshots, a sample profiles.toml. run_module itself, which the integration
+tests use too, is in tests/conftest.py.
 """
 from __future__ import annotations
 
 import pytest
-
-from ansible.module_utils import _internal, basic
-from ansible.module_utils.common import warnings as ansible_warnings
-from ansible.module_utils.testing import patch_module_args
-
-
-class ModuleResult(Exception):
-    def __init__(self, result, warnings):
-        super().__init__(result)
-        self.result = result
-        self.warnings = warnings
-
-
-def _capture(self, result):
-    raise ModuleResult(dict(result), list(ansible_warnings.get_warning_messages()))
-
-
-@pytest.fixture
-def run_module(monkeypatch):
-    """run_module(module, args, check=False, diff=False) -> (result, warnings)."""
-    monkeypatch.setattr(basic.AnsibleModule, "_record_module_result", _capture)
-    # Once anything imported Ansible's controller code (other test files do),
-    # module warnings go to the controller's display instead of the result.
-    monkeypatch.setattr(_internal, "is_controller", False)
-
-    def run(module, args, check=False, diff=False):
-        ansible_warnings._global_warnings.clear()
-        ansible_warnings._global_deprecations.clear()
-        args = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
-        with patch_module_args(args):
-            with pytest.raises(ModuleResult) as caught:
-                module.main()
-        return caught.value.result, caught.value.warnings
-
-    return run
 
 
 @pytest.fixture

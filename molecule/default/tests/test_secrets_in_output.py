@@ -1,6 +1,7 @@
 """No secret in the output of a converge at -vvv, with a database migration
-and with a failing validation (issue 7). Runs after test_prefect.py: the
-converge restarts the server.
+and with a failing validation (issue 7). Each test leaves server1 converged
+and serving (the failed migration's test converges again), so the tests of
+every module run in any order.
 
 The secrets come from the inventory as written (vault_prefect_db_password,
 prefect_personal_auth_string); each is looked for as given,

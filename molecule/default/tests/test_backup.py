@@ -1,7 +1,9 @@
 """db1's prefect-db-backup.timer and service (prefect_postgresql): dumps
 of both databases that pg_restore can read, retention by count and age of
 each label, and a failed dump that shows in `systemctl --failed`; and the
-dump prefect_server took before each instance's first migration."""
+dump prefect_server took before each instance's first migration (as listed
+before any test ran: see converged_dumps in conftest.py). Each test removes
+what it added that another could trip on, so they run in any order."""
 
 import re
 
@@ -20,9 +22,9 @@ def test_timer_enabled_and_scheduled(db):
         "{ OnCalendar=*-*-* 02:30:00")
 
 
-def test_server_dumped_each_database_before_its_migration(db):
+def test_server_dumped_each_database_before_its_migration(db, converged_dumps):
     for name in ("orion", "orion_personal"):
-        [pre_migration] = [dump for dump in dumps(db, name) if dump.endswith(".pre-migration.pgc")]
+        [pre_migration] = [dump for dump in converged_dumps[name] if dump.endswith(".pre-migration.pgc")]
         assert db.file(pre_migration).mode == 0o600
         assert "TABLE public flow_run " not in db.check_output(
             f"runuser -u postgres -- pg_restore --list {pre_migration}"), "dumped before the first migration"
@@ -58,27 +60,30 @@ def test_retention_by_age_and_count_of_each_label(db):
     newest 7 nightly dumps stay however old; the pre-migration dump, aged to
     30 days, stays as the newest of its label."""
     recent = [fake_dump(db, "orion", f"2099010{day}T000000Z", day) for day in range(1, 9)]
-    old = [fake_dump(db, "orion", f"2026010{day}T000000Z", 20 + day) for day in range(1, 4)]
-    [pre_migration] = [dump for dump in dumps(db, "orion_personal") if dump.endswith(".pre-migration.pgc")]
-    db.check_output(f"touch -d '-30 days' {pre_migration}")
-    real_nightly = [dump for dump in dumps(db, "orion_personal") if dump.endswith(".scheduled.pgc")]
-    very_old = [fake_dump(db, "orion_personal", f"20250{day:02d}01T000000Z", 20 + day, "scheduled")
-                for day in range(1, 11)]
-    assert db.run(f"systemctl start {SERVICE}").rc == 0
+    try:
+        old = [fake_dump(db, "orion", f"2026010{day}T000000Z", 20 + day) for day in range(1, 4)]
+        [pre_migration] = [dump for dump in dumps(db, "orion_personal") if dump.endswith(".pre-migration.pgc")]
+        db.check_output(f"touch -d '-30 days' {pre_migration}")
+        real_nightly = [dump for dump in dumps(db, "orion_personal") if dump.endswith(".scheduled.pgc")]
+        very_old = [fake_dump(db, "orion_personal", f"20250{day:02d}01T000000Z", 20 + day, "scheduled")
+                    for day in range(1, 11)]
+        assert db.run(f"systemctl start {SERVICE}").rc == 0
 
-    kept = dumps(db, "orion")
-    assert set(recent) <= set(kept)
-    assert not set(old) & set(kept)
-    kept_personal = dumps(db, "orion_personal")
-    kept_nightly = [dump for dump in kept_personal if dump.endswith(".scheduled.pgc")]
-    assert len(kept_nightly) == 7
-    # The real nightly dumps (the previous test's and this run's) and the youngest old ones.
-    assert set(real_nightly) < set(kept_nightly)
-    assert set(kept_nightly) & set(very_old) == set(very_old[:7 - len(real_nightly) - 1])
-    assert pre_migration in kept_personal
-    assert "pruned" in db.check_output(f"journalctl --no-pager -o cat -u {SERVICE} -n 40")
-    for dump in recent:
-        db.check_output(f"rm -f {dump}")
+        kept = dumps(db, "orion")
+        assert set(recent) <= set(kept)
+        assert not set(old) & set(kept)
+        kept_personal = dumps(db, "orion_personal")
+        kept_nightly = [dump for dump in kept_personal if dump.endswith(".scheduled.pgc")]
+        assert len(kept_nightly) == 7
+        # The real nightly dumps (those of the other tests, if they ran first, and this run's) and the youngest old ones.
+        assert set(real_nightly) < set(kept_nightly)
+        assert set(kept_nightly) & set(very_old) == set(very_old[:7 - len(real_nightly) - 1])
+        assert pre_migration in kept_personal
+        assert "pruned" in db.check_output(f"journalctl --no-pager -o cat -u {SERVICE} -n 40")
+    finally:
+        # Dumps dated 2099 would be the newest dumps of orion for the other tests.
+        for dump in recent:
+            db.check_output(f"rm -f {dump}")
 
 
 def test_a_failed_dump_fails_the_unit(db):

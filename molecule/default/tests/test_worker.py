@@ -2,7 +2,8 @@
 server1's "personal" instance (basic auth), with the flows of
 molecule/shared/flows deployed from their prefect.yaml.
 
-The kill tests run last (test_zz_*): they restart the worker.
+The kill tests (test_zz_*) restart the worker, and wait until it answers its
+healthcheck again before they end, so the tests run in any order.
 """
 
 import json
@@ -160,6 +161,20 @@ def main_pid(worker):
     return worker.check_output(f"systemctl show -p MainPID --value {UNIT}")
 
 
+def heartbeats(db, flow_run_id):
+    """Heartbeat events of a flow run the server has stored."""
+    [[count]] = sql(db, "select count(*) from events where event = 'prefect.flow-run.heartbeat' "
+                        "and resource_id = %s", f"prefect.flow-run.{flow_run_id}")
+    return count
+
+
+def wait_worker_healthy(worker):
+    """The restarted worker polls again: its healthcheck answers 200."""
+    wait_for("the worker's healthcheck answering 200 again",
+             lambda: worker.run("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8081/health").stdout == "200",
+             timeout=120)
+
+
 def test_zz_restart_ends_the_runs_in_flight_through_their_worker(worker, db):
     """systemctl restart: the flow run gets SIGTERM while its worker still
     runs, and reports Crashed itself at once (the zombie automation is not
@@ -173,6 +188,7 @@ def test_zz_restart_ends_the_runs_in_flight_through_their_worker(worker, db):
     assert state[0] == "CRASHED"
     assert "termination signal" in state[2]
     assert worker.service(UNIT).is_running
+    wait_worker_healthy(worker)
 
 
 def test_zz_kill_9_of_the_worker_restarts_it_and_the_automation_crashes_its_run(worker, db):
@@ -180,7 +196,8 @@ def test_zz_kill_9_of_the_worker_restarts_it_and_the_automation_crashes_its_run(
     left without its worker, cannot report its end, so the run stays
     RUNNING until the zombie automation sees no heartbeat for the window."""
     flow_run_id = start_long_run(worker, db)
-    time.sleep(5)  # the run's first heartbeat is out
+    # The automation watches a run from its first heartbeat on.
+    wait_for("the run's first heartbeat stored", lambda: heartbeats(db, flow_run_id) > 0, timeout=60, interval=1)
     killed_pid = main_pid(worker)
     started = time.time()
     worker.run(f"kill -9 {killed_pid}")
@@ -195,3 +212,4 @@ def test_zz_kill_9_of_the_worker_restarts_it_and_the_automation_crashes_its_run(
     assert state[0] == "CRASHED"
     assert "No heartbeat" in state[2]
     assert elapsed < HEARTBEAT_WINDOW + 60
+    wait_worker_healthy(worker)

@@ -1,8 +1,11 @@
-"""Fixtures every scenario's tests use: the scenario's inventory, its raw
-variables, templated variables, and ansible-playbook against its hosts.
+"""The pytest plugin of every Molecule scenario's tests: the scenario's
+inventory, its raw variables, templated variables, and ansible-playbook
+against its hosts.
 
-molecule/shared/tests/conftest.py and each scenario's tests/conftest.py import
-them from here.
+.config/molecule/config.yml loads it into every verifier run: it puts this
+directory on PYTHONPATH and names the module in PYTEST_PLUGINS, so no
+conftest imports it and no test patches sys.path. A scenario's own
+tests/conftest.py holds only the fixtures of its hosts.
 """
 
 import json

@@ -1,7 +1,7 @@
 """End-to-end checks of selfhosted.prefect.site on db1/server1/client1.
 
-Shared by every scenario (molecule/<scenario>/molecule.yml points its
-verifier here). The container-restart test runs last on purpose.
+The container-restart test waits until every instance is ready again before
+it ends, so the tests run in any order.
 """
 
 import json
@@ -275,7 +275,16 @@ def _wait_published_health(timeout=180):
     raise AssertionError(f"{PUBLISHED_URL}/health did not answer within {timeout} s")
 
 
-def test_zz_survives_container_restart(server, client):
+def _wait_ready_from_client(client, port, timeout=180):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if client.run(f"curl -fsS --max-time 5 http://server1:{port}/api/ready").rc == 0:
+            return
+        time.sleep(2)
+    raise AssertionError(f"http://server1:{port}/api/ready did not answer within {timeout} s")
+
+
+def test_zz_survives_container_restart(server, client, inventory_vars):
     start = time.time()
     subprocess.run(["docker", "restart", "server1"], check=True, capture_output=True)
     healthy = _wait_published_health()
@@ -284,3 +293,6 @@ def test_zz_survives_container_restart(server, client):
     assert svc.is_running
     assert svc.is_enabled
     assert json.loads(_curl(client, "http://server1:4200/api/ready")) == {"message": "OK"}
+    # Every instance (personal too, which worker1 uses) serves again before the next test.
+    for inst in _instances(inventory_vars).values():
+        _wait_ready_from_client(client, inst["port"])

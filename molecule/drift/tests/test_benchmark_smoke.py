@@ -1,0 +1,25 @@
+"""benchmarks/bench_noop_converge.sh --smoke against drift1, which the last
+converges left in sync (one host with PostgreSQL, the server and the client,
+as the benchmark's own containers have): one round of no-op converges, so the
+benchmark cannot rot while scripts/benchmark is not run. It changes nothing
+on the host."""
+
+import os
+import pathlib
+import re
+import subprocess
+
+BENCH = pathlib.Path(__file__).resolve().parents[3] / "benchmarks" / "bench_noop_converge.sh"
+
+
+def test_bench_noop_converge_smoke_prints_its_ratio(inventory):
+    # No drift report of these converges over the ones test_drift.py reads.
+    env = {key: value for key, value in os.environ.items() if key != "ANSIBLE_CALLBACKS_ENABLED"}
+    result = subprocess.run(["bash", str(BENCH), "--smoke", inventory],
+                            capture_output=True, text=True, check=False, env=env, timeout=900)
+    print("\n" + result.stdout)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for side in ("before", "after"):
+        assert re.search(rf"^round 1  {side} \(\w+\): [\d.]+ s, \d+ tasks$", result.stdout, re.M), side
+    assert re.search(r"^no-op converge, median of 1: before [\d.]+ s, after [\d.]+ s, ratio [\d.]+x$",
+                     result.stdout, re.M)
