@@ -160,3 +160,28 @@ ensure_images() {
   ensure_image 12 bookworm
   ensure_image 13 trixie
 }
+
+# Release tools for the collection stage, pinned, each set in its own venv:
+# galaxy-importer pins its own ansible-lint and brings ansible-builder; the
+# ansible package gives its ansible-lint the collections the roles use, as
+# the tools venv has them. antsibull-changelog finds roles and filter plugins
+# only with ansible-core importable beside it (else it announces neither).
+# A venv is rebuilt when its pins change.
+GALAXY_IMPORTER_PINS=(galaxy-importer==0.4.44 ansible-builder==3.2.0 ansible-core==2.19.14 ansible==12.3.0)
+ANTSIBULL_PINS=(antsibull-changelog==0.36.0 antsibull-docs==2.28.0 ansible-core==2.19.14)
+ensure_pinned_venv() {
+  local venv=$CACHE_DIR/$1
+  shift
+  if [ "$(cat "$venv/.pins" 2>/dev/null)" != "$*" ]; then
+    log "installing $* into $venv"
+    rm -rf "$venv" && python3 -m venv "$venv"
+    quiet_pip "$venv/bin/pip" install -q --upgrade pip
+    quiet_pip "$venv/bin/pip" install -q "$@"
+    echo "$*" >"$venv/.pins"
+  fi
+}
+ensure_release_tools() {
+  ensure_pinned_venv galaxy-importer-venv "${GALAXY_IMPORTER_PINS[@]}"
+  ensure_pinned_venv antsibull-venv "${ANTSIBULL_PINS[@]}"
+  export GALAXY_IMPORTER_VENV=$CACHE_DIR/galaxy-importer-venv ANTSIBULL_VENV=$CACHE_DIR/antsibull-venv
+}
