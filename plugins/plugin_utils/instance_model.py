@@ -263,4 +263,3 @@ def loadbalancer_servers(server_hosts, hostvars):
             servers.setdefault(str(entry["name"]), []).append(
                 {"name": host, "address": str(address), "port": int(entry["port"])})
     return servers
-
