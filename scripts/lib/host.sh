@@ -56,6 +56,8 @@ ensure_venv() {
   ln -sfn "$REPO_ROOT" "$CACHE_DIR/collections/ansible_collections/selfhosted/prefect"
   export PATH="$VENV/bin:$PATH"
   export ANSIBLE_COLLECTIONS_PATH="$CACHE_DIR/collections:$VENV/lib/python3.11/site-packages"
+  # Where .config/molecule/config.yml finds Mitogen's strategy plugins.
+  export SELFHOSTED_PREFECT_MITOGEN="$VENV/lib/python3.11/site-packages/ansible_mitogen"
 }
 
 # The real Prefect CLI with the integrations the roles install, for
