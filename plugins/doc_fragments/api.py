@@ -12,6 +12,10 @@ options:
     description:
       - The Prefect API, as clients set E(PREFECT_API_URL), for example C(http://prefect1:4200/api).
       - Defaults to E(PREFECT_API_URL) in the module's environment.
+      - An address with a password in it (C(https://user:password@host/api)) is refused: give the
+        credentials as O(auth_string), which Ansible keeps out of its output.
+      - The modules follow no redirect, so that the credentials go only to this address: a redirect
+        fails with a message naming where it leads.
     type: str
     required: true
   auth_string:
@@ -32,7 +36,7 @@ options:
     type: bool
     default: true
   timeout:
-    description: Seconds to wait for each answer of the API.
+    description: Seconds to wait for each answer of the API, 1 to 3600.
     type: int
     default: 30
   max_retries:
@@ -51,7 +55,8 @@ options:
         which the server may have done.
       - A failure to connect before the server ever answered, a name that does not resolve, a
         TLS error or a port that does not speak HTTP fails at once.
-      - Defaults to E(PREFECT_CLIENT_MAX_RETRIES) in the module's environment. V(0) sends each request once.
+      - Defaults to E(PREFECT_CLIENT_MAX_RETRIES) in the module's environment. V(0) sends each request once;
+        at most V(100).
     type: int
     default: 5
 requirements:

@@ -22,7 +22,7 @@ import time
 import uuid
 from http.client import HTTPException, IncompleteRead, InvalidURL
 
-from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.basic import AnsibleModule, env_fallback
 from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.six.moves.urllib.parse import quote, urlsplit, urlunsplit
@@ -54,6 +54,13 @@ ONCE_ONLY_METHODS = tuple(RETRY_STATUSES_OF_ONCE_ONLY)
 DROPPED_CONNECTION = (socket.timeout, TimeoutError, ConnectionResetError, ConnectionAbortedError,
                       BrokenPipeError, ConnectionRefusedError)
 LONGEST_WAIT = 60  # seconds; a far Retry-After must not hold a play for hours
+LONGEST_TIMEOUT = 3600  # seconds per request
+MOST_RETRIES = 100
+# Far above any object the modules manage (a work pool's job template is a
+# few KiB); a larger body made the server drop the connection.
+LARGEST_BODY = 1024 * 1024
+# PostgreSQL's integer, the column of Prefect's counts and limits.
+LARGEST_INTEGER = 2 ** 31 - 1
 
 
 class PrefectApiError(Exception):
@@ -86,6 +93,70 @@ def api_argument_spec(**options):
     return spec
 
 
+def api_module(argument_spec, names=("name",), **kwargs):
+    """An AnsibleModule of an API module whose connection options and names
+    (the options in names) are checked: a message, never a traceback later."""
+    module = AnsibleModule(argument_spec=api_argument_spec(**argument_spec), supports_check_mode=True, **kwargs)
+    try:
+        check_api_params(module, names)
+    except PrefectApiError as exc:
+        module.fail_json(msg=str(exc))
+    return module
+
+
+def check_api_params(module, names):
+    params = module.params
+    url = params["api_url"]
+    password = url.partition("://")[2].partition("/")[0].rpartition("@")[0].partition(":")[2]
+    if password:
+        # Masked in the invocation Ansible prints at -vvv, then refused.
+        module.no_log_values.add(password)
+    try:
+        parts = urlsplit(url)
+        parts.port  # raises on a port that is no number
+    except ValueError as exc:
+        raise PrefectApiError("api_url %r is no URL: %s" % (shown_url_text(url), to_text(exc)))
+    if password:
+        raise PrefectApiError("api_url carries a password (user:password@host): give the credentials as "
+                              "auth_string (or PREFECT_API_AUTH_STRING), which Ansible keeps out of its output.")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PrefectApiError("api_url must be the http:// or https:// address of the Prefect API, such as "
+                              "https://prefect.example.com/api (PREFECT_API_URL), not %r." % shown_url_text(url))
+    if not 0 < params["timeout"] <= LONGEST_TIMEOUT:
+        raise PrefectApiError("timeout must be 1 to %d seconds, not %d." % (LONGEST_TIMEOUT, params["timeout"]))
+    if not 0 <= params["max_retries"] <= MOST_RETRIES:
+        raise PrefectApiError("max_retries must be 0 to %d, not %d." % (MOST_RETRIES, params["max_retries"]))
+    for name in names:
+        if not (params.get(name) or "").strip():
+            raise PrefectApiError("%s must not be empty." % name)
+    _check_unicode(params, "")
+
+
+def _check_unicode(value, where):
+    """Lone surrogates cannot be sent as JSON text; say which option holds one."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_unicode(key, where)
+            _check_unicode(item, "%s.%s" % (where, key) if where else key)
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _check_unicode(item, "%s[%d]" % (where, index))
+    elif isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise PrefectApiError("%s holds %r at position %d, which is no Unicode character (a lone surrogate)."
+                                  % (where or "a key", value[exc.start], exc.start))
+
+
+def shown_url_text(url):
+    """shown_url for text that may not even parse as a URL."""
+    try:
+        return shown_url(url)
+    except ValueError:
+        return url.rpartition("@")[2] if "@" in url else url
+
+
 def path_segment(value):
     """A name as one URL path segment: '/' and spaces encoded."""
     return quote(value, safe="")
@@ -97,14 +168,20 @@ def validation_errors(payload):
     detail = payload.get("exception_detail") or payload.get("detail") or []
     if isinstance(detail, str):
         return detail
+    if not isinstance(detail, list):
+        detail = [detail]
     lines = []
     for error in detail:
         if not isinstance(error, dict):
             lines.append(to_text(error))
             continue
-        location = ".".join(to_text(part) for part in error.get("loc", []) if part != "body")
-        lines.append("%s: %s" % (location, error.get("msg")) if location else to_text(error.get("msg")))
-    return "; ".join(lines)
+        location = error.get("loc") or []
+        if not isinstance(location, list):
+            location = [location]
+        location = ".".join(to_text(part) for part in location if part != "body")
+        message = to_text(error.get("msg", "invalid"))
+        lines.append("%s: %s" % (location, message) if location else message)
+    return "; ".join(lines) or "no details"
 
 
 def _error_payload(raw):
@@ -127,7 +204,8 @@ class PrefectApi:
     again once.
     """
 
-    def __init__(self, params):
+    def __init__(self, params, fields=("id", "name")):
+        self.fields = fields  # what every object the module reads must have
         self.base = params["api_url"].rstrip("/")
         self.shown_base = shown_url(self.base)  # for messages
         self.timeout = params["timeout"]
@@ -143,14 +221,22 @@ class PrefectApi:
     def get(self, path, missing_ok=False):
         """The object at path; None when it does not exist and missing_ok."""
         try:
-            return self.request("GET", path)
+            return self._object("GET", path, self.request("GET", path))
         except PrefectApiError as exc:
             if missing_ok and exc.status == 404:
                 return None
             raise
 
-    def post(self, path, body):
-        return self.request("POST", path, body)
+    def post(self, path, body, answer=dict):
+        """POST body; the answer must be an object (answer=dict) or a list (answer=list)."""
+        found = self.request("POST", path, body)
+        if answer is list:
+            if not isinstance(found, list) or not all(
+                    isinstance(item, dict) and all(field in item for field in self.fields) for item in found):
+                raise PrefectApiError("POST %s%s did not answer a list of objects: is api_url the Prefect API?"
+                                      % (self.shown_base, path))
+            return found
+        return self._object("POST", path, found)
 
     def patch(self, path, body):
         return self.request("PATCH", path, body)
@@ -160,6 +246,13 @@ class PrefectApi:
 
     def delete(self, path):
         return self.request("DELETE", path)
+
+    def _object(self, method, path, found):
+        """An answer that must be one Prefect object with the fields the module reads."""
+        if not isinstance(found, dict) or any(field not in found for field in self.fields):
+            raise PrefectApiError("%s %s%s answered %s, not a Prefect object: is api_url the Prefect API?"
+                                  % (method, self.shown_base, path, _kind_of_answer(found, self.fields)))
+        return found
 
     def request(self, method, path, body=None):
         try:
@@ -205,15 +298,22 @@ class PrefectApi:
     def _send_once(self, method, path, body):
         url = self.base + path
         data = None if body is None else json.dumps(body)
+        if data is not None and len(data) > LARGEST_BODY:
+            raise PrefectApiError("%s %s%s would send %d bytes; the modules send at most %d (is a value far "
+                                  "larger than meant?)" % (method, self.shown_base, path, len(data), LARGEST_BODY))
         try:
+            # No redirects: the credentials go only where api_url says, never
+            # to another host nor over a downgrade to http.
             response = open_url(
                 url, data=data, method=method, headers=self.headers, timeout=self.timeout,
                 validate_certs=self.validate_certs, ca_path=self.ca_path,
-                follow_redirects="safe", use_proxy=True,
+                follow_redirects="none", use_proxy=True,
             )
             raw = response.read()
         except HTTPError as exc:
             self.has_connected = True
+            if 300 <= exc.code < 400:
+                raise self._redirect_error(method, path, exc)
             raise self._http_error(method, path, exc)
         except URLError as exc:  # urllib wraps what fails before the request is sent
             raise self._unsent_error(exc.reason)
@@ -235,6 +335,14 @@ class PrefectApi:
             raise PrefectApiError(
                 "%s %s did not answer JSON: is %s the Prefect API root (ending in /api)?"
                 % (method, path, self.shown_base))
+
+    def _redirect_error(self, method, path, exc):
+        location = exc.headers.get("Location") if exc.headers else None
+        return PrefectApiError(
+            "%s %s%s answered HTTP %s, a redirect to %s: set api_url to the address the API answers at; "
+            "the modules follow no redirect, so that the credentials go nowhere else"
+            % (method, self.shown_base, path, exc.code, shown_url_text(location) if location else "nowhere"),
+            exc.code)
 
     def _unsent_error(self, reason):
         # a name that does not resolve, a TLS error: trying again will not help
@@ -272,6 +380,15 @@ class PrefectApi:
                                 csrf=exc.code == 403 and "CSRF" in detail)
         error.retry_after = retry_after_seconds(exc.headers.get("Retry-After") if exc.headers else None)
         return error
+
+
+def _kind_of_answer(found, fields):
+    if found is None:
+        return "nothing (null)"
+    if isinstance(found, dict):
+        missing = [field for field in fields if field not in found]
+        return "an object without %s" % ", ".join(missing) if found else "an empty object"
+    return "a %s" % type(found).__name__
 
 
 def retry_after_seconds(header):
@@ -324,11 +441,11 @@ def converge_object(module, result_key, read, delete, ensure_present):
     module.exit_json(**result)
 
 
-def converge_named_object(module, result_key, path, managed, ensure_present):
+def converge_named_object(module, result_key, path, managed, ensure_present, fields=("id", "name")):
     """converge_object for an object the API addresses by name at path:
-    managed(raw) picks the compared fields, ensure_present(module, client,
-    path, before) returns (changed, after)."""
-    client = PrefectApi(module.params)
+    managed(raw) picks the compared fields (which every answer must have),
+    ensure_present(module, client, path, before) returns (changed, after)."""
+    client = PrefectApi(module.params, fields)
     converge_object(
         module, result_key,
         read=lambda: managed(client.get(path, missing_ok=True)),

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import grp
 import os
+import pwd
+import stat
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -17,6 +20,7 @@ from ansible_collections.selfhosted.prefect.plugins.module_utils.profiles_toml i
     TOMLKIT_IMPORT_ERROR,
     ProfilesError,
     ProfilesFile,
+    check_regular_file,
     resolve_path,
 )
 
@@ -142,6 +146,8 @@ def write_atomic(path, text):
     """Write a temp file in the same directory (created 0600, so a secret is
     never readable by others, not even briefly), give it the old file's mode
     and owner, then rename it over the target."""
+    if os.path.lexists(path):
+        check_regular_file(path, os.lstat(path))
     directory = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(prefix=".profiles.", suffix=".tmp", dir=directory)
     try:
@@ -170,6 +176,7 @@ def apply_edit(module, edit, result=None):
     initial = dict(result or {}, changed=False, path=path)
     try:
         target = resolved_file(path)
+        check_file_arguments(module.params)
     except ProfilesError as exc:
         module.fail_json(msg=str(exc), path=path)
     directory = os.path.dirname(target)
@@ -208,6 +215,32 @@ def apply_edit(module, edit, result=None):
         module.fail_json(msg="Cannot write %s: %s" % (path, exc), path=path)
     _apply_file_attributes(module, target, existed, result)
     module.exit_json(**result)
+
+
+def check_file_arguments(params):
+    """Refuse an owner, group or mode that cannot be applied before anything
+    is written: Ansible checks them only when it applies them, after the
+    edit."""
+    for option, lookup in (("owner", pwd.getpwnam), ("group", grp.getgrnam)):
+        name = params.get(option)
+        if name is None or name.isdigit():
+            continue
+        try:
+            lookup(name)
+        except KeyError:
+            raise ProfilesError("%s %r does not exist on this host." % (option, name))
+    mode = params.get("mode")
+    if mode is None:
+        return
+    try:
+        number = mode if isinstance(mode, int) else int(mode, 8)
+    except ValueError:
+        try:
+            number = AnsibleModule._symbolic_mode_to_octal(os.stat_result((stat.S_IFREG | 0o600,) + (0,) * 9), mode)
+        except Exception:  # Ansible raises ValueError or a bare Exception
+            raise ProfilesError("mode %r is neither octal (0600) nor symbolic (u=rw,g=,o=)." % mode)
+    if number != stat.S_IMODE(number):
+        raise ProfilesError("mode %r sets more than permissions (at most 07777)." % mode)
 
 
 def _apply_file_attributes(module, path, existed, result):

@@ -14,6 +14,8 @@ import difflib
 import operator
 import os
 import re
+import stat
+import string
 import traceback
 
 try:
@@ -74,8 +76,14 @@ _LARGEST_CLOCK_HOURS = 2400000000
 _BOUND_CHECKS = (("gt", operator.gt, "more than"), ("ge", operator.ge, "at least"),
                  ("lt", operator.lt, "less than"), ("le", operator.le, "at most"))
 _SECONDS_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?\Z", re.ASCII)
-# user:password@ in any URL-shaped value, e.g. postgresql+asyncpg://u:p@db/orion
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)(?P<password>[^@\s]*)(?P<tail>@)")
+# The user part of scheme://user:password@host, and where a password ends.
+_SCHEME_CHARACTERS = frozenset(string.ascii_letters + string.digits + "+.-")
+_URL_USER = re.compile(r"[^:/@\s]*:")
+_PASSWORD_END = re.compile(r"[@\s]")
+# Far above any real setting or profiles file, and below what would make a
+# run slow: past these the modules refuse with a message.
+LONGEST_VALUE = 64 * 1024
+LARGEST_FILE = 1024 * 1024
 
 
 class ProfilesError(Exception):
@@ -163,12 +171,13 @@ def profile_value(key, value):
         text = value
     else:
         raise ProfilesError("%s must be a string, number or boolean, got %s." % (key, type(value).__name__))
+    check_text("The value of %s" % key, text)
     name = canonical_name(key) or key
     expected = SETTINGS.get(name, "str")
     if expected == "bool" and _bool_value(text) is None:
-        raise ProfilesError("%s expects a boolean (true or false), got %r." % (key, text))
+        raise ProfilesError("%s expects a boolean (true or false), got %r." % (key, _shortened(text)))
     if isinstance(expected, list) and text.lower() not in [choice.lower() for choice in expected]:
-        raise ProfilesError("%s expects one of %s, got %r." % (key, ", ".join(expected), text))
+        raise ProfilesError("%s expects one of %s, got %r." % (key, ", ".join(expected), _shortened(text)))
     if expected == "comma_set":
         _check_set_choices(key, text, CHOICES_OF_SETS[name])
     if expected in ("int", "float", "duration", "seconds_or_duration"):
@@ -177,23 +186,39 @@ def profile_value(key, value):
     return text
 
 
+def check_text(what, text):
+    """Refuse text the file cannot hold or the modules should not carry."""
+    if len(text) > LONGEST_VALUE:
+        raise ProfilesError("%s is %d characters long; the modules take at most %d." % (
+            what, len(text), LONGEST_VALUE))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ProfilesError("%s holds %r at position %d, which is no Unicode character (a lone "
+                            "surrogate); a profiles file is UTF-8." % (what, text[exc.start], exc.start))
+
+
+def _shortened(text, length=80):
+    return text if len(text) <= length else text[:length] + "..."
+
+
 def _number(key, text, expected):
     """The number an int, float or duration setting's text stands for (a duration in seconds)."""
     if expected == "int":
         try:
             return int(text)
         except ValueError:
-            raise ProfilesError("%s expects an integer, got %r." % (key, text))
+            raise ProfilesError("%s expects an integer of at most 4300 digits, got %r." % (key, _shortened(text)))
     if expected == "float":
         try:
             return float(text)
         except ValueError:
-            raise ProfilesError("%s expects a number, got %r." % (key, text))
+            raise ProfilesError("%s expects a number, got %r." % (key, _shortened(text)))
     seconds = duration_seconds(text, seconds=expected != "duration")
     if seconds is None:
         raise ProfilesError(
             "%s expects a duration such as P3D or PT12H (ISO 8601), 3d or 72:00:00%s, under a billion days, "
-            "got %r." % (key, ", or a number of seconds" if expected != "duration" else "", text))
+            "got %r." % (key, ", or a number of seconds" if expected != "duration" else "", _shortened(text)))
     return seconds
 
 
@@ -204,13 +229,13 @@ def _check_set_choices(key, text, choices):
     unknown = sorted(items - set(choices)) if isinstance(items, frozenset) else []
     if unknown:
         raise ProfilesError("%s expects a comma-separated set of %s (or true or false), got %r: %s unknown." % (
-            key, ", ".join(choices), text, ", ".join(unknown)))
+            key, ", ".join(choices), _shortened(text), ", ".join(unknown)))
 
 
 def _check_bounds(key, text, number, bounds, unit):
     for kind, holds, words in _BOUND_CHECKS:
         if kind in bounds and not holds(number, bounds[kind]):
-            raise ProfilesError("%s must be %s %g%s, got %r." % (key, words, bounds[kind], unit, text))
+            raise ProfilesError("%s must be %s %g%s, got %r." % (key, words, bounds[kind], unit, _shortened(text)))
 
 
 def duration_seconds(text, seconds=False):
@@ -229,15 +254,23 @@ def _written_duration_seconds(text):
         return None
     parts = match.groupdict()
     if parts["clock"] or parts["clock_days"]:
-        if parts["clock"] and int(parts["clock"].split(":")[0]) > _LARGEST_CLOCK_HOURS:
+        if parts["clock"] and _above(parts["clock"].split(":")[0], _LARGEST_CLOCK_HOURS):
+            return None
+        if parts["clock_days"] and _above(parts["clock_days"], _DURATION_END // 86400):
             return None
         total = int(parts["clock_days"] or 0) * 86400.0 + _clock_seconds(parts["clock"] or parts["day_clock"])
     else:
         numbers = [(parts[unit].replace(",", "."), size) for unit, size in _ISO_UNIT_SECONDS if parts[unit]]
-        if any(int(number.split(".")[0]) > _LARGEST_ISO_NUMBER for number, size in numbers):
+        if any(_above(number.split(".")[0], _LARGEST_ISO_NUMBER) for number, size in numbers):
             return None
         total = sum(float(number) * size for number, size in numbers)
     return -total if parts["sign"] == "-" else total
+
+
+def _above(digits, limit):
+    """int(digits) > limit, without converting thousands of digits (Python refuses past 4300)."""
+    digits = digits.lstrip("0")
+    return len(digits) > len(str(int(limit))) or int(digits or "0") > limit
 
 
 def _clock_seconds(clock):
@@ -277,13 +310,47 @@ def is_secret(key):
     return canonical_name(key) in SECRET_SETTINGS
 
 
+def url_password_spans(value):
+    """(start, end) of the password of each scheme://user:password@ in value.
+
+    One pass over value whatever it holds: a regular expression for the
+    whole shape backtracks over long runs of letters and takes seconds on a
+    64 KiB value."""
+    spans = []
+    password_end = -1  # the first '@' or space (or the end) after the last search
+    floor = 0
+    separator = value.find("://")
+    while separator >= 0:
+        start = separator
+        while start > floor and value[start - 1] in _SCHEME_CHARACTERS:
+            start -= 1
+        user = _URL_USER.match(value, separator + 3)
+        next_from = separator + 3
+        if user and any(char.isalpha() and char.isascii() for char in value[start:separator]):
+            password_start = user.end()
+            if password_end < password_start:
+                found = _PASSWORD_END.search(value, password_start)
+                password_end = found.start() if found else len(value)
+            if password_end < len(value) and value[password_end] == "@":
+                spans.append((password_start, password_end))
+                next_from = floor = password_end + 1
+        separator = value.find("://", next_from)
+    return spans
+
+
 def redact(key, value):
     """A value safe to show: secrets masked, passwords inside URLs masked."""
     if not isinstance(value, str):
         return value
-    if is_secret(key) and not _URL_PASSWORD.search(value):
+    spans = url_password_spans(value)
+    if is_secret(key) and not spans:
         return REDACTED if value else value
-    return _URL_PASSWORD.sub(lambda m: m.group("head") + REDACTED + m.group("tail"), value)
+    shown, done = [], 0
+    for start, end in spans:
+        shown.extend((value[done:start], REDACTED))
+        done = end
+    shown.append(value[done:])
+    return "".join(shown)
 
 
 def secret_values(settings):
@@ -294,9 +361,7 @@ def secret_values(settings):
             continue
         if is_secret(key):
             found.add(value)
-        for match in _URL_PASSWORD.finditer(value):
-            if match.group("password"):
-                found.add(match.group("password"))
+        found.update(value[start:end] for start, end in url_password_spans(value) if end > start)
     return found
 
 
@@ -316,6 +381,20 @@ def resolve_path(path=None, prefect_home=None, environ=None):
     return os.path.expanduser("~/.prefect/profiles.toml")
 
 
+_FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
+               (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"))
+
+
+def check_regular_file(path, status):
+    """Refuse anything but a regular file: an edit replaces the file by a
+    rename, which would turn /dev/null into a regular file."""
+    if stat.S_ISREG(status.st_mode):
+        return
+    kind = next((name for test, name in _FILE_KINDS if test(status.st_mode)), "not a regular file")
+    raise ProfilesError("%s is %s, not a regular file; point path or prefect_home at a profiles.toml "
+                        "(or where one may be created)." % (path, kind))
+
+
 class ProfilesFile:
     """One profiles.toml, parsed with tomlkit; edits keep everything else as it was."""
 
@@ -332,12 +411,28 @@ class ProfilesFile:
     def read(cls, path):
         """Load the file; a missing file reads as an empty one."""
         try:
-            with open(path, "r", encoding="utf-8") as handle:
-                text = handle.read()
+            check_regular_file(path, os.stat(path))
+            # O_NONBLOCK: should a FIFO replace the file meanwhile, opening it
+            # would wait for a writer forever; fstat below refuses it.
+            handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
-            text = ""
+            return cls(path, "")
+        except OSError as exc:
+            raise ProfilesError("Cannot read %s: %s" % (path, exc))
+        try:
+            check_regular_file(path, os.fstat(handle))
+            with os.fdopen(handle, "rb") as stream:
+                handle = None
+                data = stream.read(LARGEST_FILE + 1)
+            if len(data) > LARGEST_FILE:
+                raise ProfilesError("%s is larger than %d bytes; a profiles file is a few kilobytes, "
+                                    "so the modules refuse to edit it." % (path, LARGEST_FILE))
+            text = data.decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ProfilesError("Cannot read %s: %s" % (path, exc))
+        finally:
+            if handle is not None:
+                os.close(handle)
         return cls(path, text)
 
     def _check_structure(self):
@@ -397,9 +492,12 @@ class ProfilesFile:
             self.doc["active"] = name
 
     def add_profile(self, name):
+        """Add an empty profile, written like the others: a [profiles.NAME]
+        table, or an inline table inside an inline profiles = {...}."""
         if "profiles" not in self.doc:
             self.doc["profiles"] = tomlkit.table(is_super_table=True)
-        self.doc["profiles"][name] = tomlkit.table()
+        profiles = self.doc["profiles"]
+        profiles[name] = tomlkit.inline_table() if isinstance(profiles, InlineTable) else tomlkit.table()
 
     def remove_profile(self, name):
         """Remove a profile. TOML parsers attach the comments written right

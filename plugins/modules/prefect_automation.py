@@ -103,19 +103,15 @@ automation:
   sample: {id: 0680f0d6-2f1c-7a1e-8000-5b3c2f5c1a10, name: Crash zombie flow runs, enabled: true}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.selfhosted.prefect.plugins.module_utils.prefect_api import (
-    PrefectApi, PrefectApiError, api_argument_spec, converge_object, subset_differs,
+    PrefectApi, PrefectApiError, api_module, converge_object, subset_differs,
 )
 
 FIELDS = ("name", "description", "enabled", "trigger", "actions", "actions_on_trigger", "actions_on_resolve")
 
 
 def find_by_name(client, name):
-    found = client.post("/automations/filter", {"automations": {"name": {"any_": [name]}}})
-    if not isinstance(found, list):
-        raise PrefectApiError("POST /automations/filter did not answer a list: is api_url the Prefect API?")
+    found = client.post("/automations/filter", {"automations": {"name": {"any_": [name]}}}, answer=list)
     if len(found) > 1:
         raise PrefectApiError("%d automations are named %r: delete all but one in the UI, then run the task "
                               "again" % (len(found), name))
@@ -142,8 +138,8 @@ def ensure_present(module, client, before):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=api_argument_spec(
+    module = api_module(
+        dict(
             name=dict(type="str", required=True),
             description=dict(type="str", default=""),
             enabled=dict(type="bool", default=True),
@@ -154,7 +150,6 @@ def main():
             state=dict(type="str", choices=["present", "absent"], default="present"),
         ),
         required_if=[("state", "present", ("trigger", "actions"))],
-        supports_check_mode=True,
     )
     client = PrefectApi(module.params)
     converge_object(

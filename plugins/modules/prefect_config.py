@@ -244,6 +244,8 @@ def main():
         legacy_names=dict(type="str", choices=["migrate", "fail"], default="migrate"),
     ))
     module.no_log_values.update(secret_values(module.params["settings"]))
+    if module.params["profile"] is not None and not module.params["profile"].strip():
+        module.fail_json(msg="profile must not be empty; leave it out to edit the active profile.")
     apply_edit(module, lambda profiles: configure(
         profiles,
         module.params["profile"],

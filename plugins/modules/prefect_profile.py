@@ -88,7 +88,7 @@ backup_file:
 """
 
 from ansible_collections.selfhosted.prefect.plugins.module_utils.profiles_module import apply_edit, new_module
-from ansible_collections.selfhosted.prefect.plugins.module_utils.profiles_toml import ProfilesError
+from ansible_collections.selfhosted.prefect.plugins.module_utils.profiles_toml import ProfilesError, check_text
 
 
 def ensure_profile(profiles, name, state, active):
@@ -116,6 +116,10 @@ def main():
     name = module.params["name"]
     if not name.strip():
         module.fail_json(msg="name must not be empty.")
+    try:
+        check_text("name", name)
+    except ProfilesError as exc:
+        module.fail_json(msg=str(exc))
     if module.params["state"] == "absent" and module.params["active"]:
         module.fail_json(msg="active=true contradicts state=absent.")
     apply_edit(module, lambda profiles: ensure_profile(

@@ -20,7 +20,8 @@ options:
     required: true
   value:
     description:
-      - The value, any JSON value (string, number, boolean, list or mapping).
+      - The value, any JSON value (string, number, boolean, list or mapping), at most 5000 characters
+        as JSON (Prefect's limit).
       - Required with O(state=present).
     type: raw
   tags:
@@ -67,11 +68,14 @@ variable:
   sample: {name: export_target, value: {bucket: /srv/exports, keep_days: 14}, tags: [etl]}
 """
 
-from ansible.module_utils.basic import AnsibleModule
+import json
 
 from ansible_collections.selfhosted.prefect.plugins.module_utils.prefect_api import (
-    api_argument_spec, converge_named_object, path_segment, same_json, subset_differs,
+    api_module, converge_named_object, path_segment, same_json, subset_differs,
 )
+
+# Prefect refuses a value whose JSON is longer (prefect.types.MAX_VARIABLE_VALUE_LENGTH).
+LONGEST_VALUE_JSON = 5000
 
 
 def managed(variable):
@@ -100,18 +104,23 @@ def ensure_present(module, client, path, before):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=api_argument_spec(
+    module = api_module(
+        dict(
             name=dict(type="str", required=True),
             value=dict(type="raw"),
             tags=dict(type="list", elements="str"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
         ),
         required_if=[("state", "present", ("value",))],
-        supports_check_mode=True,
     )
+    if module.params["state"] == "present":
+        length = len(json.dumps(module.params["value"]))
+        if length > LONGEST_VALUE_JSON:
+            module.fail_json(msg="value is %d characters as JSON; Prefect stores variables of at most %d "
+                             "(keep large data in a file or a block, and its path in the variable)"
+                             % (length, LONGEST_VALUE_JSON))
     path = "/variables/name/" + path_segment(module.params["name"])
-    converge_named_object(module, "variable", path, managed, ensure_present)
+    converge_named_object(module, "variable", path, managed, ensure_present, fields=("id", "name", "value"))
 
 
 if __name__ == "__main__":

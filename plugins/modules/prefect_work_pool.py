@@ -31,7 +31,7 @@ options:
     type: str
   concurrency_limit:
     description:
-      - Most flow runs of the pool running at once; V(-1) removes the limit.
+      - Most flow runs of the pool running at once, up to 2147483647; V(-1) removes the limit.
     type: int
   paused:
     description:
@@ -105,10 +105,8 @@ work_pool:
 
 import json
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.selfhosted.prefect.plugins.module_utils.prefect_api import (
-    api_argument_spec, converge_named_object, path_segment,
+    LARGEST_INTEGER, api_module, converge_named_object, path_segment,
 )
 
 FIELDS = ("name", "type", "description", "is_paused", "concurrency_limit", "base_job_template")
@@ -151,9 +149,9 @@ def desired_fields(module):
     if params["paused"] is not None:
         wanted["is_paused"] = params["paused"]
     if params["concurrency_limit"] is not None:
-        if params["concurrency_limit"] < -1:
-            module.fail_json(msg="concurrency_limit must be -1 (no limit), 0 or more, not %s"
-                             % params["concurrency_limit"])
+        if not -1 <= params["concurrency_limit"] <= LARGEST_INTEGER:
+            module.fail_json(msg="concurrency_limit must be -1 (no limit), or 0 to %d, not %s"
+                             % (LARGEST_INTEGER, params["concurrency_limit"]))
         wanted["concurrency_limit"] = None if params["concurrency_limit"] == -1 else params["concurrency_limit"]
     if params["base_job_template"] is not None:
         wanted["base_job_template"] = params["base_job_template"]
@@ -190,8 +188,8 @@ def ensure_present(module, client, path, before):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=api_argument_spec(
+    module = api_module(
+        dict(
             name=dict(type="str", required=True),
             type=dict(type="str", default="process"),
             description=dict(type="str"),
@@ -201,10 +199,10 @@ def main():
             prefect_python=dict(type="path"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
         ),
-        supports_check_mode=True,
+        names=("name", "type"),
     )
     path = "/work_pools/" + path_segment(module.params["name"])
-    converge_named_object(module, "work_pool", path, managed, ensure_present)
+    converge_named_object(module, "work_pool", path, managed, ensure_present, fields=("id", "name", "type"))
 
 
 if __name__ == "__main__":

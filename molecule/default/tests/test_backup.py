@@ -96,3 +96,26 @@ def test_a_failed_dump_fails_the_unit(db):
         db.check_output(f"chmod 0700 {BACKUP_DIR}")
         db.run(f"systemctl reset-failed {SERVICE}")
     assert db.run(f"systemctl start {SERVICE}").rc == 0
+
+
+def test_the_unit_is_sandboxed(db):
+    out = db.check_output(f"systemd-analyze security --no-pager {SERVICE}")
+    score = float(re.search(r"Overall exposure level for \S+: ([0-9.]+)", out).group(1))
+    print(f"\nsystemd-analyze security {SERVICE}: exposure {score}")
+    assert score <= 2.5
+
+
+def test_a_failed_shipment_fails_the_unit_and_keeps_the_command_out_of_the_journal(db):
+    conf = "/etc/selfhosted-prefect/prefect-db-backup.conf"
+    original = db.check_output(f"cat {conf}")
+    db.check_output(f"cp -p {conf} {conf}.test")
+    try:
+        db.check_output(f"""sed -i "s/^SHIP_COMMAND=.*/SHIP_COMMAND='TOKEN=Zq7ShipToken; exit 3'/" {conf}""")
+        assert db.run(f"systemctl start {SERVICE}").rc != 0
+        journal = db.check_output(f"journalctl --no-pager -o cat -u {SERVICE} -n 30")
+        assert "failed (exit 3); SHIP_COMMAND is in " + conf in journal
+        assert "Zq7ShipToken" not in db.check_output(f"journalctl --no-pager -o cat -u {SERVICE}")
+    finally:
+        db.check_output(f"mv {conf}.test {conf}")
+        db.run(f"systemctl reset-failed {SERVICE}")
+    assert db.check_output(f"cat {conf}") == original

@@ -7,6 +7,7 @@ from __future__ import annotations
 import email.utils
 import http.server
 import json
+import re
 import socket
 import ssl
 import subprocess
@@ -108,10 +109,14 @@ def test_subset_differs(wanted, current, differs):
     assert subset_differs(wanted, current) is differs
 
 
+OK = {"id": "0680f0d6-0000-7000-8000-000000000000", "name": "ok"}  # an object, as Prefect answers
+
+
 class BusyServer(http.server.ThreadingHTTPServer):
     """Answers each request with the next of `answers`, then 200 with the
-    JSON body {"ok": true}; records what it received. An answer is a
-    (status, headers) pair, (status, headers, "cut") for half a body, or one
+    JSON body OK; records what it received. An answer is a (status, headers)
+    pair, (status, headers, "cut") for half a body, (status, headers, bytes)
+    for that body, or one
     of the ways a connection fails: "drop" (closed without an answer),
     "truncate" (half a 200's body, then closed), "stall" (no answer until
     the test ends).
@@ -147,8 +152,11 @@ class BusyHandler(http.server.BaseHTTPRequestHandler):
         if answer == "stall":
             self.server.released.wait()
             return
-        status, headers, *cut = (200, {}, "cut") if answer == "truncate" else answer
-        body = json.dumps({"ok": True} if status == 200 else {"detail": "Service Unavailable"}).encode()
+        status, headers, *extra = (200, {}, "cut") if answer == "truncate" else answer
+        cut = extra == ["cut"]
+        body = json.dumps(OK if status == 200 else {"detail": "Service Unavailable"}).encode()
+        if extra and isinstance(extra[0], bytes):
+            body = extra[0]
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
@@ -201,7 +209,7 @@ def waits(monkeypatch):
 
 def test_a_busy_server_is_asked_again_after_growing_waits(busy_server, waits):
     server = busy_server([(503, {}), (502, {}), (429, {}), (408, {})])
-    assert client(server.api_url).patch("/variables/name/v", {"value": 1}) == {"ok": True}
+    assert client(server.api_url).patch("/variables/name/v", {"value": 1}) == OK
     assert len(server.received) == 5
     assert set(server.received) == {("PATCH", "/api/variables/name/v", b'{"value": 1}')}
     assert len(waits) == 4
@@ -227,7 +235,7 @@ def test_retry_after_is_honoured_in_seconds_or_as_a_date_and_capped(busy_server,
     soon = email.utils.formatdate(time.time() + 20, usegmt=True)
     server = busy_server([(503, {"Retry-After": "7"}), (429, {"Retry-After": soon}),
                           (503, {"Retry-After": "3600"})])
-    assert client(server.api_url).get("/health") == {"ok": True}
+    assert client(server.api_url).get("/health") == OK
     assert waits[0] == 7
     assert 17 <= waits[1] <= 20
     assert waits[2] == prefect_api.LONGEST_WAIT == 60
@@ -296,7 +304,7 @@ def test_reads_and_updates_are_sent_again_after_a_dropped_connection(
     server = busy_server([failure, failure], tls=tls if scheme == "https" else None)
     api = client(server.api_url, timeout=1 if failure == "stall" else 10, ca_path=tls["cert"])
     answer = api.get("/health") if method == "get" else api.patch("/variables/name/v", {"value": 1})
-    assert answer == {"ok": True}
+    assert answer == OK
     assert len(server.received) == 3
     assert len(waits) == 2
 
@@ -322,7 +330,7 @@ def test_a_server_restarting_is_waited_for_once_it_has_answered(busy_server, mon
     failover), and nothing was sent, so even a create is sent again."""
     first = busy_server([])
     api = client(first.api_url)
-    assert api.get("/health") == {"ok": True}
+    assert api.get("/health") == OK
     port = first.server_address[1]
     first.shutdown()
     first.server_close()
@@ -334,7 +342,7 @@ def test_a_server_restarting_is_waited_for_once_it_has_answered(busy_server, mon
         if len(waits) == 2:
             restarted.append(busy_server([], port))
     monkeypatch.setattr(prefect_api.time, "sleep", wait_and_restart)
-    assert api.post("/automations/", {"name": "a"}) == {"ok": True}
+    assert api.post("/automations/", {"name": "a"}) == OK
     assert len(waits) == 2
     assert restarted[0].received == [("POST", "/api/automations/", b'{"name": "a"}')]
 
@@ -395,7 +403,7 @@ def test_an_answer_that_never_came_whole_is_named(busy_server, waits, failure, c
 
 def test_an_error_page_cut_short_is_still_an_answer_to_retry(busy_server, waits):
     server = busy_server([(503, {}, "cut")])
-    assert client(server.api_url).get("/health") == {"ok": True}
+    assert client(server.api_url).get("/health") == OK
     assert len(waits) == 1
 
 
@@ -439,3 +447,114 @@ def test_a_password_in_api_url_is_left_out_of_messages(waits):
         client("http://ops:s3cret@127.0.0.1:%d/api" % port).get("/health")
     assert "s3cret" not in str(caught.value)
     assert "http://********@127.0.0.1:%d/api" % port in str(caught.value)
+
+
+# ---------------------------------------------------------------- hostile answers and arguments
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_redirect_is_not_followed_so_the_credentials_stay_with_api_url(busy_server, waits, status, method):
+    elsewhere = busy_server([])
+    server = busy_server([(status, {"Location": elsewhere.api_url.replace("://", "://someone:pw@") + "/x"})])
+    api = client(server.api_url)
+    with pytest.raises(PrefectApiError) as caught:
+        api.get("/x") if method == "get" else api.post("/x", {})
+    assert "answered HTTP %d, a redirect to http://********@127.0.0.1:%d/api/x" % (
+        status, elsewhere.server_address[1]) in str(caught.value)
+    assert "set api_url" in str(caught.value) and "pw" not in str(caught.value)
+    assert elsewhere.received == [] and len(server.received) == 1 and waits == []
+
+
+def test_a_downgrade_from_https_to_http_is_not_followed(busy_server, waits, tls):
+    plain = busy_server([])
+    server = busy_server([(302, {"Location": plain.api_url + "/x"})], tls=tls)
+    with pytest.raises(PrefectApiError, match="a redirect to http://127.0.0.1"):
+        client(server.api_url, ca_path=tls["cert"]).get("/x")
+    assert plain.received == []
+
+
+@pytest.mark.parametrize("body, words", [
+    (b"null", "answered nothing (null), not a Prefect object"),
+    (b"{}", "answered an empty object, not a Prefect object"),
+    (b'{"name": "a"}', "answered an object without id, not a Prefect object"),
+    (b'{"id": "a"}', "answered an object without name, not a Prefect object"),
+    (b"[1, 2]", "answered a list, not a Prefect object"),
+    (b'"text"', "answered a str, not a Prefect object"),
+])
+def test_an_answer_that_is_json_but_no_prefect_object_is_named(busy_server, waits, body, words):
+    server = busy_server([(200, {}, body), (200, {}, body)])
+    for call in (lambda api: api.get("/work_pools/a"), lambda api: api.post("/variables/", {})):
+        with pytest.raises(PrefectApiError, match=re.escape(words + ": is api_url the Prefect API?")):
+            call(client(server.api_url))
+
+
+@pytest.mark.parametrize("body", [b"{}", b"[1]", b'[{"name": "a"}]', b"null"])
+def test_a_filter_must_answer_a_list_of_objects(busy_server, waits, body):
+    server = busy_server([(200, {}, body)])
+    with pytest.raises(PrefectApiError, match="did not answer a list of objects"):
+        client(server.api_url).post("/automations/filter", {}, answer=list)
+
+
+@pytest.mark.parametrize("payload, shown", [
+    ({"detail": [{"loc": 3, "msg": "bad"}]}, "3: bad"),
+    ({"detail": [{"loc": ["body", "name"]}]}, "name: invalid"),
+    ({"detail": {"loc": ["body", "x"], "msg": "m"}}, "x: m"),
+    ({"detail": 7}, "7"),
+    ({"detail": []}, "no details"),
+    ({}, "no details"),
+])
+def test_odd_validation_answers_still_give_a_message(payload, shown):
+    assert validation_errors(payload) == shown
+
+
+def test_a_body_past_the_bound_is_not_sent(busy_server, waits):
+    server = busy_server([])
+    with pytest.raises(PrefectApiError, match=r"would send 10485\d\d bytes; the modules send at most 1048576"):
+        client(server.api_url).post("/variables/", {"value": "x" * prefect_api.LARGEST_BODY})
+    assert server.received == []
+
+
+# ---------------------------------------------------------------- the property, against a misbehaving server
+
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st  # noqa: E402
+
+from ansible_collections.selfhosted.prefect.plugins.modules import (  # noqa: E402
+    prefect_automation, prefect_variable, prefect_work_pool,
+)
+
+BODIES = st.one_of(
+    st.sampled_from([b"", b"null", b"{}", b"[]", b"[{}]", b'"x"', b"7", b"{", b"\xff\xfe",
+                     json.dumps(OK).encode(), b'{"detail": [{"loc": 3, "msg": "bad"}]}',
+                     b'{"detail": "CSRF token invalid"}', b'{"detail": {"x": 1}}',
+                     json.dumps({"id": "v1", "name": "v", "value": 1, "tags": []}).encode(),
+                     json.dumps({"id": "p1", "name": "p", "type": "process"}).encode()]),
+    st.binary(max_size=40))
+ANSWERS = st.lists(st.tuples(st.sampled_from([200, 201, 204, 301, 400, 401, 403, 404, 409, 422, 500, 503]),
+                             st.just({}), BODIES), max_size=4)
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                    max_leaves=8)
+NAMES = st.one_of(st.sampled_from(["v", "p", "a"]), st.text(max_size=12))
+MODULE_ARGS = st.one_of(
+    st.builds(lambda name, value: (prefect_variable, dict(name=name, value=value)), NAMES, JSON),
+    st.builds(lambda name, limit: (prefect_work_pool, dict(name=name, base_job_template={}, concurrency_limit=limit)),
+              NAMES, st.one_of(st.none(), st.integers())),
+    st.builds(lambda name, state: (prefect_automation, dict(name=name, trigger={}, actions=[], state=state)),
+              NAMES, st.sampled_from(["present", "absent"])))
+
+
+@hsettings(max_examples=150, deadline=None,
+           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(answers=ANSWERS, module_args=MODULE_ARGS, check=st.booleans())
+def test_any_answer_of_a_misbehaving_server_ends_in_a_result_or_a_message(busy_server, waits, run, answers,
+                                                                           module_args, check):
+    module, args = module_args
+    server = busy_server(answers)
+    result = run(module, dict(args, api_url=server.api_url, auth_string=AUTH_STRING, max_retries=1, timeout=5),
+                 check=check)
+    if result.get("failed"):
+        assert isinstance(result["msg"], str) and result["msg"] and "Traceback" not in result["msg"], result
+        assert AUTH_STRING not in json.dumps(result)
+        return
+    key = {prefect_variable: "variable", prefect_work_pool: "work_pool", prefect_automation: "automation"}[module]
+    assert result[key] is None or isinstance(result[key], dict), result

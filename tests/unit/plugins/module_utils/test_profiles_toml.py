@@ -208,6 +208,41 @@ def test_secret_values_collects_secrets_and_url_passwords():
     assert found == {"admin:hunter2", "pa55"}
 
 
+# What url_password_spans finds, said as the regular expression it replaces
+# (which backtracked quadratically on long values).
+URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:(?P<password>[^@\s]*)@")
+
+
+@hsettings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(list("aZ09+.-:/@ \t_%\u00e9") + ["://", "u:p@"]), max_size=40).map("".join))
+def test_url_password_spans_are_the_passwords_of_every_url(value):
+    assert pt.url_password_spans(value) == [m.span("password") for m in URL_PASSWORD.finditer(value)]
+
+
+@pytest.mark.parametrize("value, passwords", [
+    ("a://u:p@h b://v:q@i", ["p", "q"]),
+    ("postgresql+asyncpg://u:p:w@db/x", ["p:w"]),
+    ("1://u:p@h", []),  # a scheme starts with a letter
+    ("x1://u:p@h", ["p"]),
+    ("a://u:p h@i", []),  # no space in a password
+    ("a://u:p/q@h", ["p/q"]),
+    ("a://u@h:p@i", []),
+])
+def test_url_password_spans_examples(value, passwords):
+    assert [value[start:end] for start, end in pt.url_password_spans(value)] == passwords
+
+
+@pytest.mark.parametrize("text, words", [
+    ("a\udc80b", "'\\udc80' at position 1, which is no Unicode character"),
+    ("x" * (pt.LONGEST_VALUE + 1), "is 65537 characters long; the modules take at most 65536"),
+])
+def test_check_text_refuses_what_a_file_cannot_hold(text, words):
+    with pytest.raises(pt.ProfilesError, match=re.escape(words)):
+        pt.check_text("The value", text)
+    with pytest.raises(pt.ProfilesError, match=re.escape(words)):
+        pt.profile_value("PREFECT_API_URL", text)
+
+
 # ---------------------------------------------------------------- path
 
 def test_resolve_path_order(tmp_path):
@@ -268,7 +303,7 @@ def test_read_undecodable_file_fails(tmp_path):
 
 
 def test_read_directory_fails(tmp_path):
-    with pytest.raises(pt.ProfilesError, match="Cannot read"):
+    with pytest.raises(pt.ProfilesError, match="is a directory, not a regular file"):
         pt.ProfilesFile.read(str(tmp_path))
 
 
