@@ -1,6 +1,7 @@
 """What the ha scenario's tests share: where the cluster answers, how to read
 HAProxy's view of it, and waits for the cluster to serve again."""
 
+import base64
 import csv
 import io
 import json
@@ -17,13 +18,15 @@ API_HOSTS = ("api1", "api2")
 CSRF_CLIENT = "molecule-ha-tests"
 
 
-def https_json(ca_file, path, body=None):
+def https_json(ca_file, path, body=None, auth=None):
     """GET (or POST a JSON body, with a CSRF token: the role turns the
     protection on) through lb1's published HTTPS port, verifying its
-    certificate against the generated CA."""
+    certificate against the generated CA, with basic auth when given."""
     headers = {"Content-Type": "application/json"}
+    if auth:
+        headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
     if body is not None:
-        token = https_json(ca_file, f"/api/csrf-token?client={CSRF_CLIENT}")["token"]
+        token = https_json(ca_file, f"/api/csrf-token?client={CSRF_CLIENT}", auth=auth)["token"]
         headers.update({"Prefect-Csrf-Token": token, "Prefect-Csrf-Client": CSRF_CLIENT})
     request = urllib.request.Request(PUBLISHED_URL + path, method="POST" if body is not None else "GET",
                                      data=json.dumps(body).encode() if body is not None else None,

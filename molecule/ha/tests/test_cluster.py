@@ -108,9 +108,9 @@ def test_flow_run_from_client_through_https_lands_in_postgresql(hosts):
     assert stored.split() == [flow_name, "COMPLETED"]
 
 
-def test_both_api_hosts_served_requests(hosts, ca_file):
+def test_both_api_hosts_served_requests(hosts, ca_file, auth_string):
     for _request in range(20):
-        https_json(ca_file, "/api/flows/filter", {"limit": 1})
+        https_json(ca_file, "/api/flows/filter", {"limit": 1}, auth_string)
     servers = haproxy_servers(hosts["lb1"])
     assert set(servers) == {"api1", "api2"}
     for name, row in servers.items():
@@ -119,21 +119,21 @@ def test_both_api_hosts_served_requests(hosts, ca_file):
     print("\nrequests served (HAProxy stot): " + ", ".join(f"{n} {r['stot']}" for n, r in sorted(servers.items())))
 
 
-def test_interval_schedule_creates_each_run_once(ca_file):
+def test_interval_schedule_creates_each_run_once(ca_file, auth_string):
     """The scheduler (in prefect-services@ on api1) fills the schedule; with
     one services process, or several sharing Docket, each slot appears once."""
-    flow = https_json(ca_file, "/api/flows/", {"name": f"molecule-ha-scheduled-{uuid.uuid4().hex[:8]}"})
+    flow = https_json(ca_file, "/api/flows/", {"name": f"molecule-ha-scheduled-{uuid.uuid4().hex[:8]}"}, auth_string)
     anchor = (datetime.now(timezone.utc) + timedelta(hours=1)).replace(microsecond=0)
     deployment = https_json(ca_file, "/api/deployments/", {
         "name": "every-ten-minutes",
         "flow_id": flow["id"],
         "schedules": [{"schedule": {"interval": 600, "anchor_date": anchor.isoformat()}, "active": True}],
-    })
+    }, auth_string)
     deadline = time.monotonic() + 120
     runs = []
     while time.monotonic() < deadline:
         runs = https_json(ca_file, "/api/flow_runs/filter",
-                          {"deployments": {"id": {"any_": [deployment["id"]]}}, "limit": 200})
+                          {"deployments": {"id": {"any_": [deployment["id"]]}}, "limit": 200}, auth_string)
         if len(runs) >= 3:
             break
         time.sleep(3)
