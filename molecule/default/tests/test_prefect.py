@@ -181,6 +181,8 @@ def test_the_default_instance_asks_for_credentials_on_every_path_but_the_probes(
         assert _status(client, "GET", base + path) == "200", path
     auth = inventory_vars["server1"]["vault_prefect_auth_string"]
     assert _status(client, "GET", base + "/admin/version", auth) == "200"
+    # The UI shows its login page: it asks /ui-settings, which needs none.
+    assert json.loads(_curl(client, "http://server1:4200/ui-settings"))["auth"] == "BASIC"
 
 
 def test_production_settings_reach_the_server(server, client, inventory_vars):
