@@ -12,9 +12,9 @@ options:
     description:
       - The Prefect API, as clients set E(PREFECT_API_URL), for example C(http://prefect1:4200/api).
       - Defaults to E(PREFECT_API_URL) in the module's environment.
-      - An address with a password in it (C(https://user:password@host/api)) is refused: give the
+      - An address with a password in it (C(https://user:password@host/api)) is refused; give the
         credentials as O(auth_string), which Ansible keeps out of its output.
-      - The modules follow no redirect, so that the credentials go only to this address: a redirect
+      - The modules follow no redirect, so that the credentials go only to this address; a redirect
         fails with a message naming where it leads.
     type: str
     required: true

@@ -546,8 +546,8 @@ MODULE_ARGS = st.one_of(
 @hsettings(max_examples=150, deadline=None,
            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(answers=ANSWERS, module_args=MODULE_ARGS, check=st.booleans())
-def test_any_answer_of_a_misbehaving_server_ends_in_a_result_or_a_message(busy_server, waits, run, answers,
-                                                                           module_args, check):
+def test_any_answer_of_a_misbehaving_server_ends_in_a_result_or_a_message(
+        busy_server, waits, run, answers, module_args, check):
     module, args = module_args
     server = busy_server(answers)
     result = run(module, dict(args, api_url=server.api_url, auth_string=AUTH_STRING, max_retries=1, timeout=5),

@@ -100,8 +100,8 @@ def make_kind(path, kind):
     ("character device", False), ("character device", True), ("FIFO", False), ("FIFO", True),
     ("socket", False), ("directory", False),
 ])
-def test_anything_but_a_regular_file_is_refused_and_left_alone(run_module, tmp_path, module, args, kind,
-                                                                through_link):
+def test_anything_but_a_regular_file_is_refused_and_left_alone(
+        run_module, tmp_path, module, args, kind, through_link):
     target = str(tmp_path / "thing")
     make_kind(target, kind)
     path = target
@@ -161,8 +161,8 @@ def test_a_profile_joins_an_inline_profiles_table_as_an_inline_table(run_module,
     text = path.read_text()
     assert tomllib.loads(text) == {"active": "a", "profiles": {"a": {"PREFECT_DEBUG_MODE": "true"}, "b": {}}}
     assert "[profiles" not in text  # still one inline table
-    again = run_bounded(run_module, prefect_config, dict(path=str(path), profile="b",
-                                                          settings={"PREFECT_LOGGING_LEVEL": "DEBUG"}))
+    again = run_bounded(run_module, prefect_config,
+                        dict(path=str(path), profile="b", settings={"PREFECT_LOGGING_LEVEL": "DEBUG"}))
     assert again["changed"] is True
     assert tomllib.loads(path.read_text())["profiles"]["b"] == {"PREFECT_LOGGING_LEVEL": "DEBUG"}
 
