@@ -38,6 +38,12 @@ options:
     description: Allow the C(@resources) system calls (setting priorities and limits).
     type: bool
     default: false
+  shared_user:
+    description:
+      - The unit runs as a user a long-running daemon runs as too (C(postgres) for the backup unit). C(RemoveIPC)
+        is left out then, since it would remove that daemon's shared memory when the unit stops.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -52,7 +58,8 @@ _value:
 """
 
 
-def systemd_sandbox(read_write_paths, read_only_paths=(), netlink=False, jit=False, proc=False, resources=False):
+def systemd_sandbox(read_write_paths, read_only_paths=(), netlink=False, jit=False, proc=False, resources=False,
+                    shared_user=False):
     """The sandbox directives of a unit."""
     lines = [
         "ProtectSystem=strict",
@@ -87,8 +94,9 @@ def systemd_sandbox(read_write_paths, read_only_paths=(), netlink=False, jit=Fal
     ]
     if not jit:
         lines.append("MemoryDenyWriteExecute=yes")
+    if not shared_user:
+        lines.append("RemoveIPC=yes")
     lines += [
-        "RemoveIPC=yes",
         "KeyringMode=private",
         "SystemCallArchitectures=native",
         "SystemCallFilter=@system-service",

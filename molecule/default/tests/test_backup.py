@@ -45,6 +45,9 @@ def test_backup_dumps_every_database_readably(db):
     journal = db.check_output(f"journalctl --no-pager -o cat -u {SERVICE} -n 20")
     print("\n" + "\n".join(line for line in journal.splitlines() if line.startswith("dumped")))
     assert re.search(r"dumped orion to \S+: \d+ bytes in [\d.]+ s", journal)
+    # The unit ran as postgres and stopped: PostgreSQL's shared memory is
+    # still there (RemoveIPC would have removed it), new sessions start.
+    assert db.check_output("runuser -u postgres -- psql -d orion -tAc 'select 1'") == "1"
 
 
 def fake_dump(db, name, stamp, days_ago, label="old"):

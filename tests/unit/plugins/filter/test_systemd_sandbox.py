@@ -39,6 +39,15 @@ def test_the_worker_sandbox():
     assert not any(line.startswith(("ProcSubset", "MemoryDenyWriteExecute")) for line in lines)
 
 
+def test_a_unit_of_a_daemons_user_leaves_its_ipc_alone():
+    """RemoveIPC on a unit run as postgres removed PostgreSQL's shared memory
+    when the unit stopped: every later connection failed."""
+    assert "RemoveIPC=yes" in directives(systemd_sandbox(["/a"]))
+    lines = directives(systemd_sandbox(["/var/backups/prefect-db"], shared_user=True))
+    assert not any(line.startswith("RemoveIPC") for line in lines)
+    assert "ProtectSystem=strict" in lines and "CapabilityBoundingSet=" in lines
+
+
 def test_each_directive_once():
     for knobs in ({}, {"netlink": True, "jit": True, "proc": True, "resources": True}):
         lines = directives(systemd_sandbox(["/a"], read_only_paths=["/a/b"], **knobs))
