@@ -74,6 +74,11 @@ def test_http_redirects_to_https(hosts):
     assert re.search(r"(?im)^location: https://127\.0\.0\.1/api/health", headers)
 
 
+def test_https_answers_tell_browsers_to_keep_to_https(hosts):
+    headers = hosts["lb1"].check_output("curl -sS -k -o /dev/null -D - https://127.0.0.1/api/health")
+    assert re.search(r"(?im)^strict-transport-security: max-age=31536000\s*$", headers), headers
+
+
 def test_ui_settings_report_the_https_url(ca_file):
     assert https_json(ca_file, "/ui-settings")["api_url"] == f"{PUBLISHED_URL}/api"
 
