@@ -75,7 +75,7 @@ def test_http_redirects_to_https(hosts):
 
 
 def test_https_answers_tell_browsers_to_keep_to_https(hosts):
-    headers = hosts["lb1"].check_output("curl -sS -k -o /dev/null -D - https://127.0.0.1/api/health")
+    headers = hosts["lb1"].check_output("curl -sS --cacert /etc/haproxy/selfhosted-prefect/ca.pem -o /dev/null -D - https://127.0.0.1/api/health")
     assert re.search(r"(?im)^strict-transport-security: max-age=31536000\s*$", headers), headers
 
 
