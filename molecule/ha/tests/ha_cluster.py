@@ -70,7 +70,7 @@ def wait_serving(hosts, timeout=180):
         + ", ".join(f"{name} {servers.get(name, {}).get('status', 'missing')}" for name in API_HOSTS))
 
 
-def wait_writes(ca_file, timeout=60):
+def wait_writes(ca_file, auth, timeout=60):
     """Wait until a client's writes go through lb1 again (a flow run created
     and moved RUNNING then COMPLETED, as benchmarks/prefect_load.py does);
     fail with the last error if they do not within timeout seconds."""
@@ -78,10 +78,11 @@ def wait_writes(ca_file, timeout=60):
 
     def writes():
         try:
-            flow = https_json(ca_file, "/api/flows/", {"name": "molecule-ha-probe"})
-            run = https_json(ca_file, "/api/flow_runs/", {"flow_id": flow["id"], "name": f"probe-{uuid.uuid4().hex[:8]}"})
+            flow = https_json(ca_file, "/api/flows/", {"name": "molecule-ha-probe"}, auth)
+            run = https_json(ca_file, "/api/flow_runs/", {"flow_id": flow["id"], "name": f"probe-{uuid.uuid4().hex[:8]}"},
+                             auth)
             return all(https_json(ca_file, f"/api/flow_runs/{run['id']}/set_state",
-                                  {"state": {"type": state}})["status"] == "ACCEPT"
+                                  {"state": {"type": state}}, auth)["status"] == "ACCEPT"
                        for state in ("RUNNING", "COMPLETED"))
         except (OSError, ValueError, KeyError) as exc:  # HTTP errors are OSErrors
             errors.append(repr(exc)[:300])
