@@ -37,6 +37,8 @@ import tempfile
 import time
 import urllib.request
 
+import yaml
+
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from prefect_load import run_load  # noqa: E402
@@ -45,6 +47,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 LB_URL = "https://127.0.0.1:8443/api"
 SQLITE_UNIT = "bench-sqlite-server"
 CLIENT_PREFECT = "/opt/prefect-client/bin/prefect"
+# The basic auth the ha scenario's cluster asks for, from its inventory.
+SCENARIO_VARS = ROOT / "molecule" / "shared" / "inventory" / "group_vars" / "all.yml"
 
 
 def sh(*args, check=True):
@@ -94,12 +98,12 @@ def wait_up(servers, timeout=120):
     raise SystemExit(f"HAProxy did not report {servers} UP in {timeout} s")
 
 
-def measure(title, url, containers, clients, seconds, ca_file=None):
+def measure(title, url, containers, clients, seconds, ca_file=None, auth_string=""):
     """Load url; report goodput and the busy cores of the Prefect containers
     and, apart, of db1 (PostgreSQL and Redis) and lb1 (HAProxy)."""
     others = [name for name in ("db1", "lb1") if name not in containers]
     before = {name: cpu_seconds([name]) for name in containers + others}
-    summary = run_load(url, clients=clients, duration=seconds, ca_file=ca_file)
+    summary = run_load(url, clients=clients, duration=seconds, ca_file=ca_file, auth_string=auth_string)
     used = {name: (cpu_seconds([name]) - before[name]) / summary["seconds"] for name in before}
     busy = sum(used[name] for name in containers)
     summary.update(title=title, busy_cores=round(busy, 2), db_cores=round(used["db1"], 2),
@@ -141,17 +145,19 @@ def main():
         print(f"converging the ha scenario (2 cores shared by 5 containers and the load generator; "
               f"{socket.gethostname()})", flush=True)
         molecule("converge")
+    auth = yaml.safe_load(SCENARIO_VARS.read_text())["vault_prefect_auth_string"]
     try:
         with tempfile.NamedTemporaryFile("w", suffix=".pem") as ca:
             ca.write(sh("docker", "exec", "lb1", "cat", "/etc/haproxy/selfhosted-prefect/ca.pem"))
             ca.flush()
             cluster_units = ["api1", "api2"]
             wait_up(["api1", "api2"])
-            two = measure("cluster, 2 API hosts", LB_URL, cluster_units, args.clients, args.seconds, ca.name)
+            two = measure("cluster, 2 API hosts", LB_URL, cluster_units, args.clients, args.seconds, ca.name, auth)
             haproxy("disable server prefect_default/api2")
             try:
                 wait_up(["api1"])
-                one = measure("cluster, 1 API host", LB_URL, cluster_units, args.clients, args.seconds, ca.name)
+                one = measure("cluster, 1 API host", LB_URL, cluster_units, args.clients, args.seconds, ca.name,
+                              auth)
             finally:
                 haproxy("enable server prefect_default/api2")
 

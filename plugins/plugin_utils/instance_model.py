@@ -10,6 +10,7 @@ filters server_instance and loadbalancer_servers expose it.
 """
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import quote
 
 from ansible.errors import AnsibleFilterError
@@ -55,6 +56,16 @@ def url_host(host):
     """host as it stands in a URL: an IPv6 address in brackets."""
     host = str(host)
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def is_loopback(address):
+    """True for an address only this host reaches (127.0.0.0/8, ::1, localhost)."""
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:  # a host name: it resolves to whatever the network says
+        return False
 
 
 def secret_forms(secrets):
@@ -155,6 +166,9 @@ def server_instance(entry, context):
     auth_string = entry.get("auth_string")
     if auth_string is None:
         auth_string = context.get("auth_string") or ""
+    allow_anonymous = entry.get("allow_anonymous_api")
+    if allow_anonymous is None:
+        allow_anonymous = context.get("allow_anonymous_api", False)
 
     db, db_password = database(entry, context, home)
     identity = database_identity(db)
@@ -212,6 +226,9 @@ def server_instance(entry, context):
         "local_api_url": local_api_url,
         "external_api_url": external_api_url,
         "auth_string": auth_string,
+        # Whoever reaches the port would control every deployment, and so
+        # run code on every worker: the role refuses this unless allowed.
+        "anonymous_on_network": not auth_string and not is_loopback(bind_address) and not _bool(allow_anonymous),
         "unit": unit,
         "migrate_unit": f"prefect-server-migrate@{name}.service",
         "services_unit": services_unit,

@@ -131,18 +131,15 @@ def _post_status(host, url, auth=None, csrf_token=None):
 
 def test_basic_auth_on_personal_instance(server, client, inventory_vars, hostvar):
     auth = inventory_vars["server1"]["prefect_personal_auth_string"]
-    base = next(p["api_url"] for p in hostvar("client1", "prefect_client_profiles") if p.get("auth_string"))
+    base = next(p["api_url"] for p in hostvar("client1", "prefect_client_profiles") if p["name"] == "personal")
     assert json.loads(_curl(client, f"{base}/health")) is True
     # Only an authenticated client gets a CSRF token, and a token is no login.
     token = _csrf_token(client, base, auth)
     assert _post_status(client, f"{base}/flows/filter", csrf_token=token) == "401"
     assert _post_status(client, f"{base}/flows/filter", auth, csrf_token=token) == "200"
-    # The default instance has no auth.
-    default_base = "http://server1:4200/api"
-    assert _post_status(client, f"{default_base}/flows/filter", csrf_token=_csrf_token(client, default_base)) == "200"
     env = server.file("/etc/prefect-server/personal.env").content_string
     assert "PREFECT_SERVER_API_AUTH_STRING=" in env
-    assert "PREFECT_SERVER_API_AUTH_STRING=" not in server.file(ENV_FILE).content_string
+    assert "PREFECT_SERVER_API_AUTH_STRING=" in server.file(ENV_FILE).content_string
     profiles = client.file(f"{CLIENT_PREFECT_HOME}/profiles.toml").content_string
     assert "PREFECT_API_AUTH_STRING" in profiles
 
@@ -161,11 +158,41 @@ PRODUCTION_PROFILE = {
 }
 
 
-def test_production_settings_reach_the_server(server, client):
+# Every path of the API but the probes, for a caller without credentials.
+PROTECTED = [("GET", "/admin/settings"), ("GET", "/admin/version"), ("GET", "/csrf-token?client=x"),
+             ("POST", "/flow_runs/filter"), ("POST", "/variables/filter"), ("POST", "/deployments/filter"),
+             ("POST", "/work_pools/filter"), ("GET", "/flows/00000000-0000-0000-0000-000000000000")]
+
+
+def _status(host, method, url, auth=None):
+    user = f"-u {_shquote(auth)} " if auth else ""
+    data = "-H 'Content-Type: application/json' -d '{}' " if method == "POST" else ""
+    return host.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 10 -X {method} {data}{user}'{url}'")
+
+
+def test_the_default_instance_asks_for_credentials_on_every_path_but_the_probes(client, inventory_vars):
+    """No instance listens beyond loopback without credentials (the role's
+    default): anyone without them gets 401, not even a CSRF token, and a
+    change 403 (Prefect checks the CSRF token, which they cannot get, first)."""
+    base = "http://server1:4200/api"
+    for method, path in PROTECTED:
+        refused = "403" if method == "POST" else "401"
+        assert _status(client, method, base + path) == refused, (method, path)
+        assert _status(client, method, base + path, "ops:wrong") == refused, (method, path)
+    for path in ("/health", "/ready"):
+        assert _status(client, "GET", base + path) == "200", path
+    auth = inventory_vars["server1"]["vault_prefect_auth_string"]
+    assert _status(client, "GET", base + "/admin/version", auth) == "200"
+    # The UI shows its login page: it asks /ui-settings, which needs none.
+    assert json.loads(_curl(client, "http://server1:4200/ui-settings"))["auth"] == "BASIC"
+
+
+def test_production_settings_reach_the_server(server, client, inventory_vars):
+    auth = _shquote(inventory_vars["server1"]["vault_prefect_auth_string"])
     profile = server.file(SERVER_PROFILES).content_string
     for key, value in PRODUCTION_PROFILE.items():
         assert f'{key} = "{value}"' in profile, key
-    settings = json.loads(_curl(client, "http://server1:4200/api/admin/settings"))["server"]
+    settings = json.loads(_curl(client, f"-u {auth} http://server1:4200/api/admin/settings"))["server"]
     assert settings["events"]["retention_period"] == "P3D"
     assert sorted(settings["services"]["db_vacuum"]["enabled"]) == ["events", "flow_runs"]
     assert settings["services"]["db_vacuum"]["retention_period"] == "P90D"
@@ -176,11 +203,13 @@ def test_production_settings_reach_the_server(server, client):
     assert settings["api"]["csrf_protection_enabled"] is True
     assert json.loads(_curl(client, "http://server1:4200/ui-settings"))["csrf_enabled"] is True
     # Metrics are served only when asked (the upgrade scenario asks).
-    assert client.run("curl -s -o /dev/null -w '%{http_code}' http://server1:4200/api/metrics").stdout == "404"
+    assert client.run(f"curl -s -o /dev/null -w '%{{http_code}}' -u {auth} http://server1:4200/api/metrics"
+                      ).stdout == "404"
 
 
-def test_csrf_protection_refuses_a_post_without_token(client):
-    assert _post_status(client, "http://server1:4200/api/flows/filter") == "403"
+def test_csrf_protection_refuses_a_post_without_token(client, inventory_vars):
+    auth = inventory_vars["server1"]["vault_prefect_auth_string"]
+    assert _post_status(client, "http://server1:4200/api/flows/filter", auth) == "403"
 
 
 def test_postgresql_accepts_prefect_only_from_server(server, client, inventory_vars):

@@ -4,7 +4,7 @@ and serving (the failed migration's test converges again), so the tests of
 every module run in any order.
 
 The secrets come from the inventory as written (vault_prefect_db_password,
-prefect_personal_auth_string); each is looked for as given,
+prefect_personal_auth_string, vault_prefect_auth_string); each is looked for as given,
 percent-encoded (as in the connection URL) and base64-encoded (as in a
 basic auth header).
 """
@@ -20,10 +20,12 @@ STAMP = "/var/lib/prefect/default/.selfhosted-prefect-migrated"
 @pytest.fixture(scope="module")
 def secrets(inventory_vars):
     password = inventory_vars["server1"]["vault_prefect_db_password"]
-    auth_string = inventory_vars["server1"]["prefect_personal_auth_string"]
-    auth_password = auth_string.split(":", 1)[1]
+    values = [password]
+    for auth_string in (inventory_vars["server1"]["prefect_personal_auth_string"],
+                        inventory_vars["server1"]["vault_prefect_auth_string"]):
+        values += [auth_string, auth_string.split(":", 1)[1]]
     forms = set()
-    for value in (password, auth_string, auth_password):
+    for value in values:
         forms |= {value, urllib.parse.quote(value), urllib.parse.quote(value, safe=""),
                   urllib.parse.quote_plus(value), base64.b64encode(value.encode()).decode()}
     return forms
@@ -112,3 +114,24 @@ def test_failing_validation_at_vvv(run_playbook, secrets, tmp_path, host):
     assert result.returncode != 0
     assert message in output, output[-3000:]
     assert_no_secret(output, secrets)
+
+
+def test_an_instance_the_network_reaches_without_credentials_is_refused(server, run_playbook, secrets, tmp_path):
+    """The role's secure default: without prefect_server_auth_string, the
+    default instance (bound to 0.0.0.0) is refused before anything changes;
+    the lab opt-out lets it through (checked in check mode only)."""
+    bad = tmp_path / "anonymous.yml"
+    bad.write_text("prefect_server_auth_string: ''\n")
+    before = server.file("/etc/prefect-server/default.env").md5sum
+    result = run_playbook("--limit", "server1", "-e", f"@{bad}", "selfhosted.prefect.site")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert ("prefect_server_instances: default would serve the API beyond loopback without credentials"
+            in " ".join(output.split())), output[-3000:]
+    assert "prefect_server_allow_anonymous_api: true" in output
+    assert server.file("/etc/prefect-server/default.env").md5sum == before
+    assert_no_secret(output, secrets)
+    allowed = run_playbook("--check", "--limit", "server1", "-e", f"@{bad}",
+                           "-e", "prefect_server_allow_anonymous_api=true", "selfhosted.prefect.site")
+    assert allowed.returncode == 0, allowed.stdout[-3000:]
+    assert server.file("/etc/prefect-server/default.env").md5sum == before

@@ -21,6 +21,12 @@ def ca_file(hostvar):
     return hostvar("lb1", "prefect_ha_ca_file")
 
 
+@pytest.fixture(scope="session")
+def auth_string(inventory_vars):
+    """The cluster's basic auth, as the inventory gives it."""
+    return inventory_vars["api1"]["vault_prefect_auth_string"]
+
+
 @pytest.fixture
 def cluster_serving(hosts):
     """For a test that restarts, kills or disables part of the cluster: once

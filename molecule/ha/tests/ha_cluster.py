@@ -1,6 +1,7 @@
 """What the ha scenario's tests share: where the cluster answers, how to read
 HAProxy's view of it, and waits for the cluster to serve again."""
 
+import base64
 import csv
 import io
 import json
@@ -17,13 +18,15 @@ API_HOSTS = ("api1", "api2")
 CSRF_CLIENT = "molecule-ha-tests"
 
 
-def https_json(ca_file, path, body=None):
+def https_json(ca_file, path, body=None, auth=None):
     """GET (or POST a JSON body, with a CSRF token: the role turns the
     protection on) through lb1's published HTTPS port, verifying its
-    certificate against the generated CA."""
+    certificate against the generated CA, with basic auth when given."""
     headers = {"Content-Type": "application/json"}
+    if auth:
+        headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
     if body is not None:
-        token = https_json(ca_file, f"/api/csrf-token?client={CSRF_CLIENT}")["token"]
+        token = https_json(ca_file, f"/api/csrf-token?client={CSRF_CLIENT}", auth=auth)["token"]
         headers.update({"Prefect-Csrf-Token": token, "Prefect-Csrf-Client": CSRF_CLIENT})
     request = urllib.request.Request(PUBLISHED_URL + path, method="POST" if body is not None else "GET",
                                      data=json.dumps(body).encode() if body is not None else None,
@@ -67,7 +70,7 @@ def wait_serving(hosts, timeout=180):
         + ", ".join(f"{name} {servers.get(name, {}).get('status', 'missing')}" for name in API_HOSTS))
 
 
-def wait_writes(ca_file, timeout=60):
+def wait_writes(ca_file, auth, timeout=60):
     """Wait until a client's writes go through lb1 again (a flow run created
     and moved RUNNING then COMPLETED, as benchmarks/prefect_load.py does);
     fail with the last error if they do not within timeout seconds."""
@@ -75,10 +78,11 @@ def wait_writes(ca_file, timeout=60):
 
     def writes():
         try:
-            flow = https_json(ca_file, "/api/flows/", {"name": "molecule-ha-probe"})
-            run = https_json(ca_file, "/api/flow_runs/", {"flow_id": flow["id"], "name": f"probe-{uuid.uuid4().hex[:8]}"})
+            flow = https_json(ca_file, "/api/flows/", {"name": "molecule-ha-probe"}, auth)
+            run = https_json(ca_file, "/api/flow_runs/", {"flow_id": flow["id"], "name": f"probe-{uuid.uuid4().hex[:8]}"},
+                             auth)
             return all(https_json(ca_file, f"/api/flow_runs/{run['id']}/set_state",
-                                  {"state": {"type": state}})["status"] == "ACCEPT"
+                                  {"state": {"type": state}}, auth)["status"] == "ACCEPT"
                        for state in ("RUNNING", "COMPLETED"))
         except (OSError, ValueError, KeyError) as exc:  # HTTP errors are OSErrors
             errors.append(repr(exc)[:300])

@@ -74,6 +74,11 @@ def test_http_redirects_to_https(hosts):
     assert re.search(r"(?im)^location: https://127\.0\.0\.1/api/health", headers)
 
 
+def test_https_answers_tell_browsers_to_keep_to_https(hosts):
+    headers = hosts["lb1"].check_output("curl -sS --cacert /etc/haproxy/selfhosted-prefect/ca.pem -o /dev/null -D - https://127.0.0.1/api/health")
+    assert re.search(r"(?im)^strict-transport-security: max-age=31536000\s*$", headers), headers
+
+
 def test_ui_settings_report_the_https_url(ca_file):
     assert https_json(ca_file, "/ui-settings")["api_url"] == f"{PUBLISHED_URL}/api"
 
@@ -108,9 +113,9 @@ def test_flow_run_from_client_through_https_lands_in_postgresql(hosts):
     assert stored.split() == [flow_name, "COMPLETED"]
 
 
-def test_both_api_hosts_served_requests(hosts, ca_file):
+def test_both_api_hosts_served_requests(hosts, ca_file, auth_string):
     for _request in range(20):
-        https_json(ca_file, "/api/flows/filter", {"limit": 1})
+        https_json(ca_file, "/api/flows/filter", {"limit": 1}, auth_string)
     servers = haproxy_servers(hosts["lb1"])
     assert set(servers) == {"api1", "api2"}
     for name, row in servers.items():
@@ -119,21 +124,21 @@ def test_both_api_hosts_served_requests(hosts, ca_file):
     print("\nrequests served (HAProxy stot): " + ", ".join(f"{n} {r['stot']}" for n, r in sorted(servers.items())))
 
 
-def test_interval_schedule_creates_each_run_once(ca_file):
+def test_interval_schedule_creates_each_run_once(ca_file, auth_string):
     """The scheduler (in prefect-services@ on api1) fills the schedule; with
     one services process, or several sharing Docket, each slot appears once."""
-    flow = https_json(ca_file, "/api/flows/", {"name": f"molecule-ha-scheduled-{uuid.uuid4().hex[:8]}"})
+    flow = https_json(ca_file, "/api/flows/", {"name": f"molecule-ha-scheduled-{uuid.uuid4().hex[:8]}"}, auth_string)
     anchor = (datetime.now(timezone.utc) + timedelta(hours=1)).replace(microsecond=0)
     deployment = https_json(ca_file, "/api/deployments/", {
         "name": "every-ten-minutes",
         "flow_id": flow["id"],
         "schedules": [{"schedule": {"interval": 600, "anchor_date": anchor.isoformat()}, "active": True}],
-    })
+    }, auth_string)
     deadline = time.monotonic() + 120
     runs = []
     while time.monotonic() < deadline:
         runs = https_json(ca_file, "/api/flow_runs/filter",
-                          {"deployments": {"id": {"any_": [deployment["id"]]}}, "limit": 200})
+                          {"deployments": {"id": {"any_": [deployment["id"]]}}, "limit": 200}, auth_string)
         if len(runs) >= 3:
             break
         time.sleep(3)

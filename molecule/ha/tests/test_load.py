@@ -10,6 +10,7 @@ any order.
 """
 
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -33,13 +34,14 @@ pytestmark = pytest.mark.usefixtures("cluster_serving")
 class Load:
     """benchmarks/prefect_load.py in the background until stop()."""
 
-    def __init__(self, ca_file, tmp_path, max_seconds=300):
+    def __init__(self, ca_file, auth_string, tmp_path, max_seconds=300):
         self.stop_file = tmp_path / "stop"
         self.progress_file = tmp_path / "progress.json"
         self.process = subprocess.Popen(
             [sys.executable, str(LOAD_SCRIPT), "--api-url", f"{PUBLISHED_URL}/api", "--ca-file", ca_file,
              "--clients", str(CLIENTS), "--duration", str(max_seconds), "--stop-file", str(self.stop_file),
-             "--progress-file", str(self.progress_file)],
+             "--progress-file", str(self.progress_file), "--auth-string-env", "PREFECT_LOAD_AUTH_STRING"],
+            env=dict(os.environ, PREFECT_LOAD_AUTH_STRING=auth_string),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def progress(self):
@@ -91,10 +93,10 @@ def active_since(host, unit):
     return host.check_output(f"systemctl show -p ActiveEnterTimestampMonotonic --value {unit}")
 
 
-def test_rolling_restart_fails_no_request(hosts, ca_file, run_playbook, tmp_path):
+def test_rolling_restart_fails_no_request(hosts, ca_file, auth_string, run_playbook, tmp_path):
     unit = f"prefect-server@{INSTANCE}.service"
     before = {name: active_since(hosts[name], unit) for name in ("api1", "api2")}
-    load = Load(ca_file, tmp_path)
+    load = Load(ca_file, auth_string, tmp_path)
     load.wait_runs(SETTLE_RUNS, "the load running before the restart")
     started = time.monotonic()
     result = run_playbook("selfhosted.prefect.rolling_restart")
@@ -109,7 +111,8 @@ def test_rolling_restart_fails_no_request(hosts, ca_file, run_playbook, tmp_path
     assert summary["error_count"] == 0
 
 
-def test_rollout_with_a_migration_migrates_once_and_fails_no_request(hosts, ca_file, run_playbook, tmp_path):
+def test_rollout_with_a_migration_migrates_once_and_fails_no_request(hosts, ca_file, auth_string, run_playbook,
+                                                                     tmp_path):
     """What a version upgrade does, with the version kept: both stamps gone,
     site.yml drains each host in turn, migrates once (on api1), restarts."""
     stamp = f"/var/lib/prefect/{INSTANCE}/.selfhosted-prefect-migrated"
@@ -122,7 +125,7 @@ def test_rollout_with_a_migration_migrates_once_and_fails_no_request(hosts, ca_f
     for name in ("api1", "api2"):
         hosts[name].check_output(f"rm -f {stamp}")
         before[name] = migrations(name)
-    load = Load(ca_file, tmp_path)
+    load = Load(ca_file, auth_string, tmp_path)
     load.wait_runs(SETTLE_RUNS, "the load running before the rollout")
     result = run_playbook("--limit", "prefect_server,prefect_loadbalancer", "selfhosted.prefect.site")
     load.wait_runs(SETTLE_RUNS, "the load running on after the rollout")
@@ -137,13 +140,13 @@ def test_rollout_with_a_migration_migrates_once_and_fails_no_request(hosts, ca_f
     assert summary["error_count"] == 0
 
 
-def test_kill_9_fails_only_requests_in_flight(hosts, ca_file, tmp_path):
+def test_kill_9_fails_only_requests_in_flight(hosts, ca_file, auth_string, tmp_path):
     """SIGKILL to every process of api2's server: requests api2 held fail;
     new ones go to api1 at once (retry-on conn-failure, redispatch), before
     HAProxy's checks even mark api2 down; systemd starts it again."""
     api2, lb = hosts["api2"], hosts["lb1"]
     unit = f"prefect-server@{INSTANCE}.service"
-    load = Load(ca_file, tmp_path)
+    load = Load(ca_file, auth_string, tmp_path)
     load.wait_runs(SETTLE_RUNS, "the load running before the kill")
     killed_at = time.time()
     api2.check_output(f"systemctl kill --signal=SIGKILL {unit}")
@@ -166,8 +169,8 @@ def test_kill_9_fails_only_requests_in_flight(hosts, ca_file, tmp_path):
 
 
 @pytest.mark.parametrize("host, unit", [("db1", "redis-server.service"), ("db1", "postgresql.service")])
-def test_recovers_from_a_backend_restart_unattended(hosts, ca_file, tmp_path, host, unit):
-    load = Load(ca_file, tmp_path)
+def test_recovers_from_a_backend_restart_unattended(hosts, ca_file, auth_string, tmp_path, host, unit):
+    load = Load(ca_file, auth_string, tmp_path)
     load.wait_runs(SETTLE_RUNS, f"the load running before the restart of {unit}")
     restarted_at = time.time()
     hosts[host].check_output(f"systemctl restart {unit}")

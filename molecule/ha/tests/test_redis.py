@@ -71,12 +71,12 @@ def test_prefect_user_cannot_administer_redis(db, password):
 
 
 @pytest.mark.usefixtures("cluster_serving")
-def test_data_survives_a_restart(db, password, ca_file):
+def test_data_survives_a_restart(db, password, ca_file, auth_string):
     redis(db, auth(password) + "\n" + "SET molecule:durable kept")
     db.run("systemctl restart redis-server")
     assert redis(db, auth(password) + "\n" + "GET molecule:durable").split() == ["OK", '"kept"']
     # The API hosts use Redis: the next test, whichever it is, finds them writing again.
-    wait_writes(ca_file)
+    wait_writes(ca_file, auth_string)
 
 
 def test_password_not_on_any_command_line(db, password):

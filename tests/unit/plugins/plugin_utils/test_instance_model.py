@@ -202,6 +202,27 @@ def test_the_external_url_given_or_built_from_the_host():
     assert model(external_host="2001:db8::1")["external_api_url"] == "http://[2001:db8::1]:4200/api"
 
 
+@pytest.mark.parametrize("entry, context, anonymous", [
+    ({}, {}, True),  # 0.0.0.0, no credentials: refused
+    ({"bind_address": "10.0.0.5"}, {}, True),
+    ({"bind_address": "prefect1.example.internal"}, {}, True),  # a name may resolve anywhere
+    ({"bind_address": "::"}, {}, True),
+    ({"bind_address": "127.0.0.1"}, {}, False),
+    ({"bind_address": "127.0.1.1"}, {}, False),
+    ({"bind_address": "::1"}, {}, False),
+    ({"bind_address": "localhost"}, {}, False),
+    ({}, {"auth_string": "ops:s3cret"}, False),
+    ({"auth_string": "ops:s3cret"}, {}, False),
+    ({"auth_string": ""}, {"auth_string": "ops:s3cret"}, True),  # the instance's own empty string wins
+    ({}, {"allow_anonymous_api": True}, False),
+    ({}, {"allow_anonymous_api": "True"}, False),  # as Jinja hands a bool over
+    ({"allow_anonymous_api": True}, {}, False),
+    ({"allow_anonymous_api": False}, {"allow_anonymous_api": True}, True),
+])
+def test_an_instance_the_network_reaches_without_credentials_is_marked(entry, context, anonymous):
+    assert model(dict({"name": "a", "port": 1}, **entry), **context)["anonymous_on_network"] is anonymous
+
+
 def test_the_auth_string_goes_into_the_environment_only():
     m = model({"name": "a", "port": 1, "auth_string": "admin:s3cret"})
     assert m["environment"]["PREFECT_SERVER_API_AUTH_STRING"] == "admin:s3cret"
