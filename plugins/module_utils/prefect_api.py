@@ -86,17 +86,11 @@ def shown_url(url):
     return urlunsplit(parts._replace(netloc="********@" + parts.netloc.rpartition("@")[2]))
 
 
-def api_argument_spec(**options):
-    """The connection options merged with a module's own options."""
-    spec = dict(API_ARGUMENT_SPEC)
-    spec.update(options)
-    return spec
-
-
 def api_module(argument_spec, names=("name",), **kwargs):
-    """An AnsibleModule of an API module whose connection options and names
-    (the options in names) are checked: a message, never a traceback later."""
-    module = AnsibleModule(argument_spec=api_argument_spec(**argument_spec), supports_check_mode=True, **kwargs)
+    """An AnsibleModule of an API module: the connection options merged with
+    the module's own, and checked with its names (the options in names), so
+    a bad value gets a message, never a traceback later."""
+    module = AnsibleModule(argument_spec=dict(API_ARGUMENT_SPEC, **argument_spec), supports_check_mode=True, **kwargs)
     try:
         check_api_params(module, names)
     except PrefectApiError as exc:

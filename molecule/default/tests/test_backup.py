@@ -101,11 +101,8 @@ def test_a_failed_dump_fails_the_unit(db):
     assert db.run(f"systemctl start {SERVICE}").rc == 0
 
 
-def test_the_unit_is_sandboxed(db):
-    out = db.check_output(f"systemd-analyze security --no-pager {SERVICE}")
-    score = float(re.search(r"Overall exposure level for \S+: ([0-9.]+)", out).group(1))
-    print(f"\nsystemd-analyze security {SERVICE}: exposure {score}")
-    assert score <= 2.5
+def test_the_unit_is_sandboxed(db, exposure):
+    assert exposure(db, SERVICE) <= 2.5
 
 
 def test_a_failed_shipment_fails_the_unit_and_keeps_the_command_out_of_the_journal(db):

@@ -284,11 +284,8 @@ def test_venvs_installed_offline_from_the_wheelhouse(server, client):
         assert host.run(f"{venv}/bin/python -c 'import prefect'").rc == 0
 
 
-def test_systemd_exposure_score(server):
-    out = server.check_output("systemd-analyze security --no-pager prefect-server@default.service")
-    score = float(re.search(r"Overall exposure level for \S+: ([0-9.]+)", out).group(1))
-    print(f"\nsystemd-analyze security prefect-server@default.service: exposure {score}")
-    assert score <= MAX_EXPOSURE
+def test_systemd_exposure_score(server, exposure):
+    assert exposure(server, "prefect-server@default.service") <= MAX_EXPOSURE
 
 
 def _wait_published_health(timeout=180):

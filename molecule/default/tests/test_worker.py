@@ -89,11 +89,8 @@ def test_flow_code_is_read_only_to_the_flows(worker):
     assert "ReadOnlyPaths=/var/lib/prefect-worker/flows" in worker.check_output(f"systemctl cat {UNIT}")
 
 
-def test_worker_exposure_score(worker):
-    out = worker.check_output(f"systemd-analyze security --no-pager {UNIT}")
-    score = float(re.search(r"Overall exposure level for \S+: ([0-9.]+)", out).group(1))
-    print(f"\nsystemd-analyze security {UNIT}: exposure {score}")
-    assert score <= 3.0
+def test_worker_exposure_score(worker, exposure):
+    assert exposure(worker, UNIT) <= 3.0
 
 
 def test_pool_and_zombie_automation_on_the_server(db):
