@@ -34,12 +34,17 @@ PLAY = """
      "        prefect_server_instances: [{name: default, port: 99999}]",
      "ports must be between 1 and 65535 (bad: 99999)"),
     ("prefect_server",
+     "        prefect_server_database_password: x\n",
+     "prefect_server_instances: default would serve the API beyond loopback without credentials"),
+    ("prefect_server",
      "        prefect_server_database_password: x\n"
+     "        prefect_server_auth_string: ops:x\n"
      "        prefect_server_flow_run_retention_days: 0\n"
      "        prefect_server_db_vacuum_batch_size: 0",
      "these must be 1 or more: prefect_server_flow_run_retention_days, prefect_server_db_vacuum_batch_size."),
     ("prefect_server",
      "        prefect_server_database_password: x\n"
+     "        prefect_server_auth_string: ops:x\n"
      "        prefect_server_version: '3.6.29'\n"
      "        prefect_server_db_vacuum_types: [events, orphans]",
      "prefect_server_db_vacuum_types: orphans needs Prefect 3.8 or later (prefect_server_version is 3.6.29)"),
