@@ -228,10 +228,13 @@ def vacuum_deletes_a_run_past_its_retention(host, data):
 
 
 def run_step(number, function, *args):
-    """One step of the drill, named in the output: a failing step is the last
-    one printed, and its function is in the traceback."""
+    """One step of the drill, named in the output with its time: a failing
+    step is the last one printed, and its function is in the traceback."""
     print(f"\n[drill step {number}/11] {function.__name__.replace('_', ' ')}")
-    return function(*args)
+    started = time.monotonic()
+    result = function(*args)
+    print(f"[drill step {number}/11] took {time.monotonic() - started:.0f} s")
+    return result
 
 
 def test_day2_drill(host, run_playbook):

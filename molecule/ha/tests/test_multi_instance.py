@@ -1,8 +1,9 @@
-"""Two isolated Prefect server instances on one host, and a third one removed.
+"""multi1: two isolated Prefect server instances on one host, and a third one
+removed.
 
 default:  port 4200, PostgreSQL database orion, client profile "hosted"
 personal: port 4202, SQLite /var/lib/prefect/personal/orion_personal.db, client profile "personal"
-scratch:  port 4204, removed from the variables by side_effect.yml
+scratch:  port 4204, removed by test_removed_instance_stopped_and_disabled
 """
 
 import json
@@ -10,6 +11,8 @@ import re
 import uuid
 
 import pytest
+
+testinfra_hosts = ["ansible://multi1"]
 
 INSTANCES = {
     "default": {"port": 4200, "profile": "hosted"},
@@ -114,7 +117,14 @@ def test_flow_run_stays_in_its_instance(host, name, other):
     assert stored == {name: 1, other: 0}
 
 
-def test_removed_instance_stopped_and_disabled(host):
+def test_removed_instance_stopped_and_disabled(host, hostvar, run_playbook):
+    """A converge of multi1 whose variables no longer name scratch stops and
+    disables it (the other tests do not use scratch: any order works)."""
+    assert host.service("prefect-server@scratch.service").is_running, "the converge did not start scratch"
+    kept = [i for i in hostvar("multi1", "multi_instance_all") if i["name"] != "scratch"]
+    result = run_playbook("--limit", "multi1", "-e", json.dumps({"prefect_server_instances": kept}),
+                          "selfhosted.prefect.site")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     service = host.service("prefect-server@scratch.service")
     assert not service.is_running and not service.is_enabled
     assert not host.socket("tcp://0.0.0.0:4204").is_listening
