@@ -94,3 +94,17 @@ def test_the_end_of_each_failed_scenario_is_repeated():
     assert "the end of scenario third" in summary
     assert "second verified" not in summary
     assert "failed scenarios: first third" in summary
+
+
+def test_each_molecule_step_says_how_long_it_took():
+    result = run_main(
+        "MOLECULE_SCENARIOS='first'\n"
+        "molecule() { printf '\\033[36mINFO\\033[0m first ➜ converge: Executing\\nok: [db1]\\n'; sleep 1;"
+        " printf 'INFO first ➜ converge: Executed: Successful\\n'; }",
+        "molecule",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    took = [line for line in lines if line.startswith("==> first step converge took ")]
+    assert len(took) == 1 and int(took[0].split()[-2]) >= 1, lines
+    assert lines.index(took[0]) == lines.index("INFO first ➜ converge: Executed: Successful") + 1
