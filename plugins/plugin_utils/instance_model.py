@@ -123,7 +123,24 @@ def database(entry, context, home):
     if db["type"] not in ("postgresql", "sqlite"):
         raise AnsibleFilterError(
             f"instance {entry['name']}: database.type must be postgresql or sqlite, not {db['type']!r}")
+    # Verified TLS on every hop between hosts; a database on this host is no hop.
+    tls = given.get("tls")
+    if tls is None:
+        tls = defaults.get("tls", True)
+    db["tls"] = _bool(tls) and db["type"] == "postgresql" and not is_loopback(db["host"])
     return db, password
+
+
+def database_tls_settings(db, ca_file):
+    """The server's settings that make it verify PostgreSQL's certificate
+    (against ca_file, host name included), or none."""
+    if not db["tls"]:
+        return {}
+    return {
+        "PREFECT_SERVER_DATABASE_SQLALCHEMY_CONNECT_ARGS_TLS_ENABLED": "true",
+        "PREFECT_SERVER_DATABASE_SQLALCHEMY_CONNECT_ARGS_TLS_CA_FILE": ca_file,
+        "PREFECT_SERVER_DATABASE_SQLALCHEMY_CONNECT_ARGS_TLS_CHECK_HOSTNAME": "true",
+    }
 
 
 def database_url(db, password):
@@ -192,6 +209,7 @@ def server_instance(entry, context):
     }
     if clustered:
         settings.update(CLUSTER_SETTINGS)
+    settings.update(database_tls_settings(db, context.get("tls_ca_file") or ""))
     settings.update(production_settings(context["production"]))
     settings.update(context.get("settings") or {})
     settings.update(entry.get("settings") or {})

@@ -31,13 +31,15 @@ def _curl(host, url):
     return host.check_output(f"curl -fsS --max-time 10 {url}")
 
 
-def _asyncpg_connect(host, python, password):
-    """Try to log in to db1/orion as prefect from `host`; return the command result."""
+def _asyncpg_connect(host, python, password, ssl="None"):
+    """Try to log in to db1/orion as prefect from `host`, with `ssl` (Python
+    source for asyncpg's ssl argument; None: asyncpg's default, TLS without
+    verification if the server offers it); return the command result."""
     script = (
-        "import asyncio, asyncpg, sys\n"
+        "import asyncio, asyncpg, ssl, sys\n"
         "async def main():\n"
         "    conn = await asyncpg.connect(host='db1', port=5432, user='prefect',\n"
-        "                                 password=sys.argv[1], database='orion', timeout=10)\n"
+        f"                                 password=sys.argv[1], database='orion', timeout=10, ssl={ssl})\n"
         "    print(await conn.fetchval('select current_user'))\n"
         "    await conn.close()\n"
         "asyncio.run(main())\n"
@@ -220,6 +222,39 @@ def test_postgresql_accepts_prefect_only_from_server(server, client, inventory_v
     denied = _asyncpg_connect(client, CLIENT_PYTHON, password)
     assert denied.rc != 0
     assert "no pg_hba.conf entry" in denied.stderr, denied.stderr
+
+
+CA_FILE = "/etc/ssl/selfhosted-prefect/ca.pem"
+
+
+def test_postgresql_lets_the_server_in_over_tls_only(server, inventory_vars):
+    """hostssl: without TLS the server's host has no pg_hba.conf entry; the
+    certificate is the collection CA's, for the name db1: a client that
+    trusts only the system's CAs refuses it."""
+    password = inventory_vars["db1"]["vault_prefect_db_password"]
+    plain = _asyncpg_connect(server, SERVER_PYTHON, password, ssl="False")
+    assert plain.rc != 0 and "no encryption" in plain.stderr, plain.stderr
+    verified = _asyncpg_connect(server, SERVER_PYTHON, password,
+                                ssl=f"ssl.create_default_context(cafile={CA_FILE!r})")
+    assert verified.rc == 0 and verified.stdout.strip() == "prefect", verified.stderr
+    unknown_ca = _asyncpg_connect(server, SERVER_PYTHON, password, ssl="ssl.create_default_context()")
+    assert unknown_ca.rc != 0 and "CERTIFICATE_VERIFY_FAILED" in unknown_ca.stderr, unknown_ca.stderr
+
+
+def test_the_servers_sessions_are_encrypted_and_verify_the_certificate(server, client, db, inventory_vars):
+    auth = _shquote(inventory_vars["server1"]["vault_prefect_auth_string"])
+    tls = json.loads(_curl(client, f"-u {auth} http://server1:4200/api/admin/settings")
+                     )["server"]["database"]["sqlalchemy"]["connect_args"]["tls"]
+    assert (tls["enabled"], tls["ca_file"], tls["check_hostname"]) == (True, CA_FILE, True)
+    assert server.file(CA_FILE).mode == 0o644
+    # /api/ready asks the database: each instance has a session open then.
+    for port in (4200, 4202):
+        assert _curl(client, f"http://server1:{port}/api/ready")
+    sessions = db.check_output(
+        "runuser -u postgres -- psql -tA -F ' ' -c \"select s.ssl, s.version from pg_stat_ssl s "
+        "join pg_stat_activity a using (pid) where a.usename = 'prefect' and a.client_addr is not null\"")
+    rows = [line.split() for line in sessions.splitlines() if line.strip()]
+    assert rows and all(row[0] == "t" and row[1] in ("TLSv1.2", "TLSv1.3") for row in rows), rows
 
 
 def test_flow_run_lands_in_postgresql(client, db, hostvar):

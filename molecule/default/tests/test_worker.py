@@ -10,11 +10,12 @@ import json
 import re
 import time
 
+import pytest
+
 UNIT = "prefect-worker@etl.service"
 WORKER_NAME = "worker1-etl"
 API_ENV = "/etc/prefect-worker/api.env"
 DATABASE = "orion_personal"
-HEARTBEAT_WINDOW = 90
 
 
 def sql(db, query, *params):
@@ -93,14 +94,20 @@ def test_worker_exposure_score(worker, exposure):
     assert exposure(worker, UNIT) <= 3.0
 
 
-def test_pool_and_zombie_automation_on_the_server(db):
+@pytest.fixture(scope="module")
+def zombie_window(inventory_vars):
+    """Seconds without a heartbeat after which the automation crashes a run."""
+    return int(inventory_vars["worker1"]["prefect_worker_zombie_window_seconds"])
+
+
+def test_pool_and_zombie_automation_on_the_server(db, zombie_window):
     [[limit, pool_type]] = sql(db, "select concurrency_limit, type from work_pool where name = 'onprem'")
     assert (limit, pool_type) == (10, "process")
     [[trigger]] = sql(db, "select trigger::text from automation where name = 'Crash zombie flow runs' and enabled")
     trigger = json.loads(trigger)
     assert trigger["posture"] == "Proactive"
     assert trigger["after"] == ["prefect.flow-run.heartbeat"]
-    assert float(trigger["within"]) == HEARTBEAT_WINDOW
+    assert float(trigger["within"]) == zombie_window
 
 
 def test_scheduled_deployment_runs_on_the_worker_and_lands_in_postgresql(db):
@@ -188,7 +195,7 @@ def test_zz_restart_ends_the_runs_in_flight_through_their_worker(worker, db):
     wait_worker_healthy(worker)
 
 
-def test_zz_kill_9_of_the_worker_restarts_it_and_the_automation_crashes_its_run(worker, db):
+def test_zz_kill_9_of_the_worker_restarts_it_and_the_automation_crashes_its_run(worker, db, zombie_window):
     """kill -9 of the worker: systemd starts it again; the flow process,
     left without its worker, cannot report its end, so the run stays
     RUNNING until the zombie automation sees no heartbeat for the window."""
@@ -203,10 +210,10 @@ def test_zz_kill_9_of_the_worker_restarts_it_and_the_automation_crashes_its_run(
              lambda: main_pid(worker) not in ("0", killed_pid) and worker.service(UNIT).is_running, timeout=60)
     state = wait_for("the run in a final state",
                      lambda: (s := run_state(db, flow_run_id)) and s[0] != "RUNNING" and s,
-                     timeout=HEARTBEAT_WINDOW + 90, interval=5)
+                     timeout=zombie_window + 90, interval=5)
     elapsed = time.time() - started
     print(f"\nkill -9 of the worker: run {state[1]} after {elapsed:.0f} s ({state[2]!r})")
     assert state[0] == "CRASHED"
     assert "No heartbeat" in state[2]
-    assert elapsed < HEARTBEAT_WINDOW + 60
+    assert elapsed < zombie_window + 60
     wait_worker_healthy(worker)

@@ -37,6 +37,29 @@ def test_api_binds_the_address_haproxy_uses_only(hosts):
         assert not api.socket("tcp://0.0.0.0:4200").is_listening, name
 
 
+def test_every_postgresql_session_of_the_api_hosts_is_verified_tls(hosts, ca_file, auth_string):
+    """db1's sessions from api1 and api2 (client_addr set) are all TLS, and
+    both hosts verify the certificate against the collection's CA."""
+    https_json(ca_file, "/api/ready")  # a session from at least one host
+    addresses = {name: hosts[name].ansible("setup", "gather_subset=network")["ansible_facts"]["ansible_default_ipv4"]
+                 ["address"] for name in ("api1", "api2")}
+    sessions = hosts["db1"].check_output(
+        "runuser -u postgres -- psql -tA -F ' ' -c \"select host(a.client_addr), s.ssl, s.version "
+        "from pg_stat_ssl s join pg_stat_activity a using (pid) "
+        "where a.usename = 'prefect' and a.client_addr is not null\"")
+    rows = [line.split() for line in sessions.splitlines() if line.strip()]
+    assert rows and {row[0] for row in rows} <= set(addresses.values()), rows
+    assert all(row[1] == "t" and row[2] in ("TLSv1.2", "TLSv1.3") for row in rows), rows
+    for name in ("api1", "api2"):
+        profile = hosts[name].file(f"/var/lib/prefect/{INSTANCE}/profiles.toml").content_string
+        assert 'PREFECT_SERVER_DATABASE_SQLALCHEMY_CONNECT_ARGS_TLS_ENABLED = "true"' in profile, name
+        assert 'PREFECT_SERVER_DATABASE_SQLALCHEMY_CONNECT_ARGS_TLS_CHECK_HOSTNAME = "true"' in profile, name
+        assert hosts[name].file("/etc/ssl/selfhosted-prefect/ca.pem").exists, name
+    hba = hosts["db1"].check_output("cat /etc/postgresql/*/main/pg_hba.conf")
+    for address in addresses.values():
+        assert re.search(rf"^hostssl \S+ prefect {re.escape(address)}/32 scram-sha-256$", hba, re.M), address
+
+
 def test_redis_settings_visible_password_in_env_file_only(hosts, inventory_vars):
     api = hosts["api1"]
     password = inventory_vars["api1"]["vault_prefect_redis_password"]

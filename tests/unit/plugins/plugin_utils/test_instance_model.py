@@ -28,7 +28,9 @@ CONTEXT = {
     "venvs_dir": "/opt/prefect-server",
     "external_host": "server1.example.internal",
     "auth_string": "",
-    "database": {"host": "db1", "port": "5432", "name": "orion", "user": "prefect", "password": PASSWORD},
+    "database": {"host": "db1", "port": "5432", "name": "orion", "user": "prefect", "password": PASSWORD,
+                 "tls": "True"},
+    "tls_ca_file": "/etc/ssl/selfhosted-prefect/ca.pem",
     "redis": {"host": "db1", "port": "6379", "username": "prefect", "password": REDIS_PASSWORD,
               "messaging_db": "0", "docket_db": "1"},
     "api_workers": "1",
@@ -75,7 +77,7 @@ def test_a_default_instance():
     assert m["local_api_url"] == "http://127.0.0.1:4200/api"
     assert m["external_api_url"] == "http://server1.example.internal:4200/api"
     assert m["database"] == {"type": "postgresql", "host": "db1", "port": 5432, "name": "orion", "user": "prefect",
-                             "path": "/var/lib/prefect/default/prefect.db"}
+                             "path": "/var/lib/prefect/default/prefect.db", "tls": True}
     assert m["backup_host"] == "db1" and m["pre_migration_backup"] == "postgresql"
     assert not m["clustered"] and not m["services_here"] and m["cluster_environment"] == {}
     assert [d["dest"] for d in m["dropins"]] == [
@@ -92,6 +94,9 @@ def test_the_profile_holds_no_secret_and_the_production_settings():
         "PREFECT_SERVER_UI_STATIC_DIRECTORY": "/var/lib/prefect/default/ui",
         "PREFECT_API_URL": "http://127.0.0.1:4200/api",
         "PREFECT_SERVER_DATABASE_MIGRATE_ON_START": "false",
+        "PREFECT_SERVER_DATABASE_SQLALCHEMY_CONNECT_ARGS_TLS_ENABLED": "true",
+        "PREFECT_SERVER_DATABASE_SQLALCHEMY_CONNECT_ARGS_TLS_CA_FILE": "/etc/ssl/selfhosted-prefect/ca.pem",
+        "PREFECT_SERVER_DATABASE_SQLALCHEMY_CONNECT_ARGS_TLS_CHECK_HOSTNAME": "true",
         "PREFECT_SERVER_EVENTS_RETENTION_PERIOD": "P3D",
         "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events,flow_runs",
         "PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD": "P90D",
@@ -106,6 +111,38 @@ def test_the_profile_holds_no_secret_and_the_production_settings():
         "PREFECT_SERVER_METRICS_ENABLED": "false",
     }
     assert not any(PASSWORD in str(value) for value in m["settings"].values())
+
+
+TLS_SETTINGS = ("PREFECT_SERVER_DATABASE_SQLALCHEMY_CONNECT_ARGS_TLS_ENABLED",
+                "PREFECT_SERVER_DATABASE_SQLALCHEMY_CONNECT_ARGS_TLS_CA_FILE",
+                "PREFECT_SERVER_DATABASE_SQLALCHEMY_CONNECT_ARGS_TLS_CHECK_HOSTNAME")
+
+
+@pytest.mark.parametrize("entry, context, verified", [
+    (None, {}, True),
+    (None, {"database": {"host": "2001:db8::5"}}, True),
+    (None, {"database": {"host": "db1.example.internal", "tls": "False"}}, False),
+    ({"name": "default", "port": 4200, "database": {"tls": False}}, {}, False),
+    ({"name": "default", "port": 4200, "database": {"tls": True}}, {"database": {"tls": False}}, True),
+    (None, {"database": {"host": "localhost"}}, False),
+    (None, {"database": {"host": "127.0.0.1"}}, False),
+    (None, {"database": {"host": "::1"}}, False),
+    ({"name": "default", "port": 4200, "database": {"type": "sqlite"}}, {}, False),
+])
+def test_a_database_on_another_host_is_reached_over_verified_tls(entry, context, verified):
+    m = model(entry, **context)
+    assert m["database"]["tls"] is verified
+    if verified:
+        assert {name: m["settings"][name] for name in TLS_SETTINGS} == {
+            TLS_SETTINGS[0]: "true", TLS_SETTINGS[1]: "/etc/ssl/selfhosted-prefect/ca.pem", TLS_SETTINGS[2]: "true"}
+    else:
+        assert not set(TLS_SETTINGS) & set(m["settings"])
+
+
+def test_the_tls_settings_are_in_the_profile_not_the_secret_environment():
+    m = model()
+    assert not set(TLS_SETTINGS) & set(m["environment"])
+    assert "sslmode" not in m["environment"]["PREFECT_SERVER_DATABASE_CONNECTION_URL"]
 
 
 def test_settings_override_in_order_role_then_instance():
