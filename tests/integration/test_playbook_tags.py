@@ -53,7 +53,6 @@ def concern(tasks):
 
 @pytest.mark.parametrize("tag, play, role, task_part", [
     ("backup", "prefect_db", "selfhosted.prefect.prefect_postgresql", "backup"),
-    ("tls", "prefect_loadbalancer", "selfhosted.prefect.prefect_loadbalancer", "certificate"),
     ("deployments", "prefect_worker", "selfhosted.prefect.prefect_worker", "deployments"),
 ])
 def test_one_concern_runs_alone(tmp_path, tag, play, role, task_part):
@@ -61,6 +60,18 @@ def test_one_concern_runs_alone(tmp_path, tag, play, role, task_part):
     assert selected
     assert all(task[0] == play and task[1] == role and tag in task[3] for task in selected), selected
     assert any(task_part in task[2].lower() for task in selected)
+
+
+def test_tls_runs_alone_on_every_host_that_serves_or_verifies_it(tmp_path):
+    """--tags tls: the certificates of PostgreSQL and the load balancer, and
+    the CA the servers verify with; nothing else."""
+    selected = concern(listed_tasks(tmp_path, "--tags", "tls"))
+    assert all("tls" in task[3] for task in selected), selected
+    plays = {(task[0], task[1]) for task in selected}
+    assert {("prefect_db", "selfhosted.prefect.prefect_postgresql"),
+            ("prefect_loadbalancer", "selfhosted.prefect.prefect_loadbalancer"),
+            ("prefect_server", "selfhosted.prefect.prefect_server")} <= plays, plays
+    assert any("certificate" in task[2].lower() for task in selected if task[0] == "prefect_loadbalancer")
 
 
 def test_each_play_is_a_concern_and_nothing_is_left_out(tmp_path):
