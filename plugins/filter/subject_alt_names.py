@@ -9,8 +9,8 @@ short_description: Host names and addresses as a certificate's subject alternati
 version_added: 0.1.0
 author: selfhosted.prefect developers
 description:
-  - The names a TLS client may use to reach a host, as the C(subject_alt_name) entries of
-    P(community.crypto.openssl_csr_pipe#module) - C(IP:) for IPv4 and IPv6 addresses, C(DNS:) for names - in the
+  - The names a TLS client may use to reach a host, as the C(subject_alt_name) entries of the module
+    C(community.crypto.openssl_csr_pipe) - C(IP:) for IPv4 and IPv6 addresses, C(DNS:) for names - in the
     order given, empty entries and repeats left out.
   - Fails on an entry that is neither an address nor a host name, instead of issuing a certificate no client
     would accept.
