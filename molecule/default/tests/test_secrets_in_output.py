@@ -60,6 +60,10 @@ def test_a_failed_migration_then_a_converge_with_migration_at_vvv(server, run_pl
     assert_no_secret(output, secrets)
     assert not server.file(STAMP).exists
 
+    # No earlier release to fall back on (the stamp is gone): the role left
+    # the instance stopped. Serving again, as before the failed run, the
+    # converge must stop it before it migrates.
+    server.check_output("systemctl start prefect-server@default.service")
     result = run_playbook("-vvv", "selfhosted.prefect.site")
     assert result.returncode == 0, result.stdout[-3000:]
     # Stop the old server, migrate, start (it must not serve during the migration).
