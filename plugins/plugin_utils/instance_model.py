@@ -11,7 +11,7 @@ filters server_instance and loadbalancer_servers expose it.
 from __future__ import annotations
 
 import ipaddress
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from ansible.errors import AnsibleFilterError
 
@@ -158,10 +158,21 @@ def database_identity(db):
     return f"postgresql://{db['user']}@{db['host']}:{db['port']}/{db['name']}"
 
 
-def docket_url(redis):
-    """PREFECT_SERVER_DOCKET_URL: Docket's Redis, with its credentials."""
-    return (f"redis://{url_part(redis['username'])}:{url_part(redis['password'])}"
-            f"@{url_host(redis['host'])}:{redis['port']}/{redis['docket_db']}")
+def redis_url(redis, db, ca_file=""):
+    """A Redis URL with its credentials (redis-py's form, which prefect-redis
+    and Docket read): rediss:// verifying the certificate and host name
+    against ca_file when redis["tls"]."""
+    url = (f"{'rediss' if redis.get('tls') else 'redis'}://{url_part(redis['username'])}:{url_part(redis['password'])}"
+           f"@{url_host(redis['host'])}:{redis['port']}/{db}")
+    if redis.get("tls"):
+        url += "?" + urlencode({"ssl_cert_reqs": "required", "ssl_ca_certs": ca_file, "ssl_check_hostname": "true"})
+    return url
+
+
+def redis_identity(redis, db):
+    """What the cluster file shows of a Redis URL: no password, no query."""
+    return (f"{'rediss' if redis.get('tls') else 'redis'}://{redis['username']}@{url_host(redis['host'])}"
+            f":{redis['port']}/{db}")
 
 
 def server_instance(entry, context):
@@ -197,6 +208,8 @@ def server_instance(entry, context):
     cluster = cluster or {}
     redis = dict(context["redis"])
     redis.update(cluster.get("redis") or {})
+    # Verified TLS on every hop between hosts; a Redis on this host is no hop.
+    redis["tls"] = _bool(redis.get("tls", True)) and not is_loopback(str(redis["host"]))
     services_hosts = list(cluster.get("services_hosts") or [context["services_host"]])
 
     settings = {
@@ -226,14 +239,20 @@ def server_instance(entry, context):
         environment["PREFECT_API_AUTH_STRING"] = auth_string
     cluster_environment = {}
     if clustered:
-        environment["PREFECT_REDIS_MESSAGING_PASSWORD"] = redis["password"]
-        environment["PREFECT_SERVER_DOCKET_URL"] = docket_url(redis)
-        cluster_environment = {
-            "PREFECT_REDIS_MESSAGING_HOST": str(redis["host"]),
-            "PREFECT_REDIS_MESSAGING_PORT": str(redis["port"]),
-            "PREFECT_REDIS_MESSAGING_DB": str(redis["messaging_db"]),
-            "PREFECT_REDIS_MESSAGING_USERNAME": str(redis["username"]),
-        }
+        ca_file = context.get("tls_ca_file") or ""
+        environment["PREFECT_SERVER_DOCKET_URL"] = redis_url(redis, redis["docket_db"], ca_file)
+        if redis["tls"]:
+            # Only a URL carries the CA to prefect-redis; with it set, the
+            # discrete settings must stay unset (each would warn at start).
+            environment["PREFECT_REDIS_MESSAGING_URL"] = redis_url(redis, redis["messaging_db"], ca_file)
+        else:
+            environment["PREFECT_REDIS_MESSAGING_PASSWORD"] = redis["password"]
+            cluster_environment = {
+                "PREFECT_REDIS_MESSAGING_HOST": str(redis["host"]),
+                "PREFECT_REDIS_MESSAGING_PORT": str(redis["port"]),
+                "PREFECT_REDIS_MESSAGING_DB": str(redis["messaging_db"]),
+                "PREFECT_REDIS_MESSAGING_USERNAME": str(redis["username"]),
+            }
 
     unit = f"prefect-server@{name}.service"
     services_unit = f"prefect-services@{name}.service"
@@ -273,6 +292,11 @@ def server_instance(entry, context):
         "services_here": clustered and context["inventory_hostname"] in services_hosts,
         "api_workers": int(context["api_workers"] if cluster.get("api_workers") is None else cluster["api_workers"]),
         "redis": {key: value for key, value in redis.items() if key != "password"},
+        # What the cluster file says of the Redis the instance uses (no secret).
+        # The host then needs the CA: a peer's certificate is verified.
+        "verifies_tls": db["tls"] or (clustered and redis["tls"]),
+        "redis_messaging": redis_identity(redis, redis["messaging_db"]) if clustered else "",
+        "redis_docket": redis_identity(redis, redis["docket_db"]) if clustered else "",
         "settings": settings,
         "environment": environment,
         "cluster_environment": cluster_environment,

@@ -63,12 +63,13 @@ def test_one_concern_runs_alone(tmp_path, tag, play, role, task_part):
 
 
 def test_tls_runs_alone_on_every_host_that_serves_or_verifies_it(tmp_path):
-    """--tags tls: the certificates of PostgreSQL and the load balancer, and
-    the CA the servers verify with; nothing else."""
+    """--tags tls: the certificates of PostgreSQL, Redis and the load
+    balancer, and the CA the servers verify with; nothing else."""
     selected = concern(listed_tasks(tmp_path, "--tags", "tls"))
     assert all("tls" in task[3] for task in selected), selected
     plays = {(task[0], task[1]) for task in selected}
     assert {("prefect_db", "selfhosted.prefect.prefect_postgresql"),
+            ("prefect_redis", "selfhosted.prefect.prefect_redis"),
             ("prefect_loadbalancer", "selfhosted.prefect.prefect_loadbalancer"),
             ("prefect_server", "selfhosted.prefect.prefect_server")} <= plays, plays
     assert any("certificate" in task[2].lower() for task in selected if task[0] == "prefect_loadbalancer")

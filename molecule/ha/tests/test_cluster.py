@@ -6,6 +6,7 @@ test_load.py then puts it under load; this module runs first (file order).
 
 import re
 import time
+import urllib.parse
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -69,14 +70,17 @@ def test_redis_settings_visible_password_in_env_file_only(hosts, inventory_vars)
                  'PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE = "prefect_redis.lease_storage"'):
         assert line in profile
     cluster = api.file(f"/etc/prefect-server/{INSTANCE}.cluster").content_string
-    assert "PREFECT_REDIS_MESSAGING_HOST=db1" in cluster
-    assert "PREFECT_REDIS_MESSAGING_USERNAME=prefect" in cluster
+    assert "# Messaging: rediss://prefect@db1:6379/0" in cluster
+    assert "# Docket:    rediss://prefect@db1:6379/1" in cluster
+    encoded = urllib.parse.quote(password, safe="")
     for text in (profile, cluster):
-        assert password not in text and "PASSWORD" not in text
+        assert password not in text and encoded not in text and "PASSWORD" not in text
     env = api.file(f"/etc/prefect-server/{INSTANCE}.env")
     assert env.mode == 0o640 and env.user == "root" and env.group == "prefect"
-    assert "PREFECT_REDIS_MESSAGING_PASSWORD=" in env.content_string
-    assert "PREFECT_SERVER_DOCKET_URL=" in env.content_string
+    # TLS verified against the collection's CA, host name included.
+    query = "?ssl_cert_reqs=required&ssl_ca_certs=%2Fetc%2Fssl%2Fselfhosted-prefect%2Fca.pem&ssl_check_hostname=true"
+    for name, db in (("PREFECT_REDIS_MESSAGING_URL", 0), ("PREFECT_SERVER_DOCKET_URL", 1)):
+        assert f'{name}="rediss://prefect:{encoded}@db1:6379/{db}{query}"' in env.content_string, name
 
 
 def test_no_setting_warnings_or_scheduler_errors_since_start(hosts):

@@ -9,6 +9,8 @@ from ha_cluster import wait_writes
 
 CONF = "/etc/redis/redis.conf"
 ACL_FILE = "/etc/redis/users.acl"
+CA_FILE = "/etc/ssl/selfhosted-prefect/ca.pem"
+SERVER_PYTHON = "/opt/prefect-server/3.8.8/bin/python"
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +30,27 @@ def auth(password):
 
 
 def redis(host, commands):
-    """Send commands to redis-cli in the container on its stdin, from here: the
-    password is on no command line, not even the test's own."""
+    """Send commands to redis-cli (over TLS, the only way in) in the container
+    on its stdin, from here: the password is on no command line, not even the
+    test's own."""
     name = host.backend.get_hostname()
-    return subprocess.run(["docker", "exec", "-i", name, "redis-cli", "--no-raw"], input=commands + "\n",
-                          capture_output=True, text=True, check=True).stdout
+    return subprocess.run(["docker", "exec", "-i", name, "redis-cli", "--tls", "--cacert", CA_FILE, "--no-raw"],
+                          input=commands + "\n", capture_output=True, text=True, check=True).stdout
+
+
+def redis_py(host, password, connection):
+    """PING db1's Redis from `host` with redis-py (as prefect-redis does), with
+    `connection` (Python source of redis.Redis's keyword arguments); the
+    password on stdin. The command's result."""
+    script = (
+        "import ssl, sys, redis\n"
+        f"client = redis.Redis(host='db1', port=6379, username='prefect', password=sys.stdin.read(),\n"
+        f"                     socket_timeout=10, {connection})\n"
+        "print(client.ping())\n"
+    )
+    name = host.backend.get_hostname()
+    return subprocess.run(["docker", "exec", "-i", name, SERVER_PYTHON, "-c", script], input=password,
+                          capture_output=True, text=True, check=False)
 
 
 def test_active_enabled_and_bound_to_the_listed_addresses_only(db):
@@ -42,6 +60,21 @@ def test_active_enabled_and_bound_to_the_listed_addresses_only(db):
     assert db.socket("tcp://127.0.0.1:6379").is_listening
     assert db.socket(f"tcp://{address}:6379").is_listening
     assert not db.socket("tcp://0.0.0.0:6379").is_listening
+
+
+def test_only_verified_tls_gets_in(inventory, password):
+    """From api1, as the servers connect: without TLS Redis answers nothing
+    (no plaintext port); with TLS, its certificate verifies against the
+    collection's CA for the name db1, and not against the system's CAs."""
+    api1 = testinfra.get_host("ansible://api1", ansible_inventory=inventory)
+    plain = redis_py(api1, password, "ssl=False")
+    assert plain.returncode != 0 and "ConnectionError" in plain.stderr, plain.stderr[-1000:]
+    verified = redis_py(api1, password, f"ssl=True, ssl_ca_certs={CA_FILE!r}, ssl_check_hostname=True")
+    assert verified.returncode == 0 and verified.stdout.strip() == "True", verified.stderr[-1000:]
+    unknown_ca = redis_py(api1, password, "ssl=True, ssl_check_hostname=True")
+    assert unknown_ca.returncode != 0 and "CERTIFICATE_VERIFY_FAILED" in unknown_ca.stderr, unknown_ca.stderr[-1000:]
+    conf = testinfra.get_host("ansible://db1", ansible_inventory=inventory).file(CONF).content_string
+    assert "port 0\n" in conf and "tls-port 6379\n" in conf and 'tls-protocols "TLSv1.2 TLSv1.3"' in conf
 
 
 def test_default_user_is_off(db):

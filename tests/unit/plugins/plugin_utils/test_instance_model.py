@@ -272,7 +272,8 @@ def test_the_auth_string_goes_into_the_environment_only():
 
 
 def test_a_cluster_member():
-    m = model({"name": "default", "port": 4200, "cluster": {"api_workers": 2, "redis": {"host": "2001:db8::6"}}})
+    m = model({"name": "default", "port": 4200,
+               "cluster": {"api_workers": 2, "redis": {"host": "2001:db8::6", "tls": False}}})
     assert m["clustered"] and m["services_here"] and m["services_hosts"] == ["api1"] and m["api_workers"] == 2
     assert m["settings"]["PREFECT_SERVER_EVENTS_MESSAGING_BROKER"] == "prefect_redis.messaging"
     assert m["settings"]["PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE"] == "prefect_redis.lease_storage"
@@ -285,6 +286,36 @@ def test_a_cluster_member():
     assert unquote(urlsplit(docket).password) == REDIS_PASSWORD
     assert "password" not in m["redis"]
     assert m["cluster_env_file"] == "/etc/prefect-server/default.cluster"
+
+
+def test_a_cluster_member_reaches_redis_on_another_host_over_verified_tls():
+    m = model({"name": "default", "port": 4200, "cluster": {"redis": {"host": "2001:db8::6"}}})
+    assert m["redis"]["tls"] and m["verifies_tls"]
+    # With a URL set, prefect-redis warns about every discrete setting given.
+    assert m["cluster_environment"] == {}
+    assert "PREFECT_REDIS_MESSAGING_PASSWORD" not in m["environment"]
+    query = "?ssl_cert_reqs=required&ssl_ca_certs=%2Fetc%2Fssl%2Fselfhosted-prefect%2Fca.pem&ssl_check_hostname=true"
+    for name, db in (("PREFECT_REDIS_MESSAGING_URL", 0), ("PREFECT_SERVER_DOCKET_URL", 1)):
+        url = m["environment"][name]
+        assert url == f"rediss://prefect:r3d%21s%2Fp%40ss@[2001:db8::6]:6379/{db}{query}", name
+        assert unquote(urlsplit(url).password) == REDIS_PASSWORD
+    assert m["redis_messaging"] == "rediss://prefect@[2001:db8::6]:6379/0"
+    assert m["redis_docket"] == "rediss://prefect@[2001:db8::6]:6379/1"
+    assert not any(REDIS_PASSWORD in value or "r3d%21s" in value for value in (m["redis_messaging"], m["redis_docket"]))
+
+
+@pytest.mark.parametrize("redis, tls", [({}, True), ({"tls": "False"}, False), ({"host": "127.0.0.1"}, False),
+                                        ({"host": "localhost"}, False), ({"host": "::1"}, False)])
+def test_redis_tls_follows_the_setting_and_the_host(redis, tls):
+    m = model({"name": "default", "port": 4200, "cluster": {"redis": redis}})
+    assert m["redis"]["tls"] is tls
+    assert m["environment"]["PREFECT_SERVER_DOCKET_URL"].startswith("rediss://" if tls else "redis://")
+    assert ("PREFECT_REDIS_MESSAGING_URL" in m["environment"]) is tls
+
+
+def test_a_standalone_instance_on_a_local_database_verifies_nothing():
+    assert not model(database={"host": "localhost"})["verifies_tls"]
+    assert model()["verifies_tls"]
 
 
 def test_services_run_on_the_named_hosts_only():
