@@ -110,8 +110,8 @@ def test_the_collections_ca_is_made_once_and_trusted(tmp_path):
 
 def test_a_check_run_on_a_new_host_changes_nothing_there(tmp_path):
     trusted = tmp_path / "etc" / "ca.pem"
-    rc, output, _ = play(tmp_path, "main", check=True, prefect_pki_ca_dir=str(tmp_path / "pki"),
-                         prefect_pki_ca_file=str(trusted))
+    rc, output, _facts = play(tmp_path, "main", check=True, prefect_pki_ca_dir=str(tmp_path / "pki"),
+                              prefect_pki_ca_file=str(trusted))
     assert rc == 0, output[-3000:]
     assert not trusted.parent.exists()
     # The CA itself is made on its host (the controller here): a check run must know it.
@@ -122,12 +122,12 @@ def test_the_sites_ca_and_certificate_are_installed_as_given(tmp_path):
     site = site_files(tmp_path)
     trusted, certs = tmp_path / "etc" / "ca.pem", tmp_path / "certs"
     common = {"prefect_pki_ca_cert_src": str(site["ca"]), "prefect_pki_ca_dir": str(tmp_path / "pki")}
-    rc, output, _ = play(tmp_path, "main", prefect_pki_ca_file=str(trusted), **common)
+    rc, output, _facts = play(tmp_path, "main", prefect_pki_ca_file=str(trusted), **common)
     assert rc == 0, output[-3000:]
     assert trusted.read_bytes().strip() == site["ca"].read_bytes().strip()
     assert not (tmp_path / "pki").exists(), "the collection made a CA of its own beside the site's"
 
-    for _ in range(2):
+    for _run in range(2):
         rc, output, facts = play(tmp_path, "certificate", prefect_pki_name="postgresql", prefect_pki_names=["db1"],
                                  prefect_pki_dir=str(certs), prefect_pki_cert_src=str(site["cert"]),
                                  prefect_pki_key_src=str(site["key"]), **common)
@@ -144,9 +144,9 @@ def test_the_sites_ca_and_certificate_are_installed_as_given(tmp_path):
                                    {"prefect_pki_ca_cert_src": "ca"}])
 def test_half_a_certificate_or_a_site_ca_without_one_is_refused_before_anything_changes(tmp_path, given):
     site = site_files(tmp_path)
-    rc, output, _ = play(tmp_path, "certificate", prefect_pki_name="postgresql", prefect_pki_names=["db1"],
-                         prefect_pki_dir=str(tmp_path / "certs"), prefect_pki_ca_dir=str(tmp_path / "pki"),
-                         **{name: str(site[value]) for name, value in given.items()})
+    rc, output, _facts = play(tmp_path, "certificate", prefect_pki_name="postgresql", prefect_pki_names=["db1"],
+                              prefect_pki_dir=str(tmp_path / "certs"), prefect_pki_ca_dir=str(tmp_path / "pki"),
+                              **{name: str(site[value]) for name, value in given.items()})
     assert rc != 0
     assert "prefect_pki: postgresql on localhost needs a certificate and its key" in " ".join(output.split())
     assert not (tmp_path / "certs").exists() and not (tmp_path / "pki").exists()
