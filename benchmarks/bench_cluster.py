@@ -148,7 +148,7 @@ def main():
     auth = yaml.safe_load(SCENARIO_VARS.read_text())["vault_prefect_auth_string"]
     try:
         with tempfile.NamedTemporaryFile("w", suffix=".pem") as ca:
-            ca.write(sh("docker", "exec", "lb1", "cat", "/etc/haproxy/selfhosted-prefect/ca.pem"))
+            ca.write(sh("docker", "exec", "lb1", "cat", "/etc/ssl/selfhosted-prefect/ca.pem"))
             ca.flush()
             cluster_units = ["api1", "api2"]
             wait_up(["api1", "api2"])

@@ -14,6 +14,9 @@ description:
     C(prefect_loadbalancer_backend_servers) takes them.
   - Each server is reached on the address its instance binds to, or on the host's default IPv4 address (from the
     gathered facts; the inventory name without them) when it binds to every address, at the instance's port.
+  - C(tls) says whether the server serves TLS, as C(selfhosted.prefect.server_instance) decides it: the instance's
+    C(tls), else the host's C(prefect_server_api_tls) (true when the inventory does not set it), and never for an
+    instance bound to loopback only.
 options:
   _input:
     description: Inventory names of the API hosts (C(groups['prefect_server'])).
@@ -36,9 +39,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: Instance name to its servers, each with C(name) (the inventory name), C(address) and C(port).
+  description: Instance name to its servers, each with C(name) (the inventory name), C(address), C(port) and C(tls).
   type: dict
-  sample: {default: [{name: api1, address: 10.0.0.11, port: 4200}, {name: api2, address: 10.0.0.12, port: 4200}]}
+  sample: {default: [{name: api1, address: 10.0.0.11, port: 4200, tls: true},
+                     {name: api2, address: 10.0.0.12, port: 4200, tls: true}]}
 """
 
 from ansible_collections.selfhosted.prefect.plugins.plugin_utils.instance_model import loadbalancer_servers

@@ -38,6 +38,13 @@ PRODUCTION_SETTINGS = (
 # Prefect's own settings of a cluster member (the profile); prefect-redis's
 # go into <env_dir>/<name>.cluster, since Prefect warns at every start about
 # an integration's settings in a profile.
+# What `prefect server start` passes uvicorn from Prefect's settings.
+UVICORN_FLAGS = (
+    ("PREFECT_SERVER_API_KEEPALIVE_TIMEOUT", "--timeout-keep-alive"),
+    ("PREFECT_SERVER_API_WEBSOCKET_PING_INTERVAL", "--ws-ping-interval"),
+    ("PREFECT_SERVER_API_WEBSOCKET_PING_TIMEOUT", "--ws-ping-timeout"),
+)
+
 CLUSTER_SETTINGS = {
     "PREFECT_SERVER_EVENTS_MESSAGING_BROKER": "prefect_redis.messaging",
     "PREFECT_SERVER_EVENTS_MESSAGING_CACHE": "prefect_redis.messaging",
@@ -175,6 +182,22 @@ def redis_identity(redis, db):
             f":{redis['port']}/{db}")
 
 
+def api_command(venv, host, port, workers, settings, tls):
+    """The command of the API process. `prefect server start` cannot serve
+    TLS, so an instance that does runs uvicorn on Prefect's app factory the
+    way `prefect server start --background` does, with the same flags."""
+    if tls is None:
+        command = [f"{venv}/bin/prefect", "server", "start"]
+        return command + (["--no-services", "--workers", str(workers)] if workers else [])
+    command = [f"{venv}/bin/python", "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
+               "--host", host, "--port", str(port), "--workers", str(workers or 1),
+               "--log-level", str(settings.get("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")).lower()]
+    for setting, flag in UVICORN_FLAGS:
+        if setting in settings:
+            command += [flag, str(settings[setting])]
+    return command + ["--ssl-certfile", tls["cert"], "--ssl-keyfile", tls["key"]]
+
+
 def server_instance(entry, context):
     """entry (one item of prefect_server_instances) and context (the role's
     defaults, see vars/main.yml) -> the instance model."""
@@ -186,9 +209,21 @@ def server_instance(entry, context):
     env_dir = context["env_dir"]
     venv = f"{context['venvs_dir']}/{context['version']}"
 
+    cluster = entry.get("cluster")
+    clustered = cluster is not None
+    cluster = cluster or {}
     bind_address = entry.get("bind_address") or "0.0.0.0"
     local_host = "127.0.0.1" if bind_address in WILDCARD_ADDRESSES else bind_address
-    local_api_url = f"http://{url_host(local_host)}:{port}/api"
+    # A cluster member is reached by the load balancers, over verified TLS
+    # unless it listens on loopback only (docs/tls.md).
+    api_tls = entry.get("tls")
+    if api_tls is None:
+        api_tls = context.get("api_tls", True)
+    ca_file = context.get("tls_ca_file") or ""
+    tls = None
+    if clustered and _bool(api_tls) and not is_loopback(bind_address):
+        tls = {"cert": context["api_tls_cert"], "key": context["api_tls_key"], "ca_file": ca_file}
+    local_api_url = f"{'https' if tls else 'http'}://{url_host(local_host)}:{port}/api"
     external_api_url = entry.get("external_api_url") or (
         f"http://{url_host(context['external_host'])}:{port}/api")
     auth_string = entry.get("auth_string")
@@ -203,9 +238,6 @@ def server_instance(entry, context):
     backup_host = context.get("backup_host") or (
         context["inventory_hostname"] if db["host"] in LOOPBACK_HOSTS else db["host"])
 
-    cluster = entry.get("cluster")
-    clustered = cluster is not None
-    cluster = cluster or {}
     redis = dict(context["redis"])
     redis.update(cluster.get("redis") or {})
     # Verified TLS on every hop between hosts; a Redis on this host is no hop.
@@ -222,7 +254,9 @@ def server_instance(entry, context):
     }
     if clustered:
         settings.update(CLUSTER_SETTINGS)
-    settings.update(database_tls_settings(db, context.get("tls_ca_file") or ""))
+    if tls:
+        settings["PREFECT_API_SSL_CERT_FILE"] = ca_file
+    settings.update(database_tls_settings(db, ca_file))
     settings.update(production_settings(context["production"]))
     settings.update(context.get("settings") or {})
     settings.update(entry.get("settings") or {})
@@ -239,7 +273,6 @@ def server_instance(entry, context):
         environment["PREFECT_API_AUTH_STRING"] = auth_string
     cluster_environment = {}
     if clustered:
-        ca_file = context.get("tls_ca_file") or ""
         environment["PREFECT_SERVER_DOCKET_URL"] = redis_url(redis, redis["docket_db"], ca_file)
         if redis["tls"]:
             # Only a URL carries the CA to prefect-redis; with it set, the
@@ -254,13 +287,21 @@ def server_instance(entry, context):
                 "PREFECT_REDIS_MESSAGING_USERNAME": str(redis["username"]),
             }
 
+    api_workers = int(context["api_workers"] if cluster.get("api_workers") is None else cluster["api_workers"])
     unit = f"prefect-server@{name}.service"
     services_unit = f"prefect-services@{name}.service"
     return {
         "name": name,
         "port": port,
         "bind_address": bind_address,
+        "local_host": local_host,
         "local_api_url": local_api_url,
+        # The API serves TLS: {cert, key, ca_file} (the CA the host's own
+        # checks verify it with), or None.
+        "tls": tls,
+        "command": api_command(venv, bind_address, port, api_workers if clustered else 0, settings, tls),
+        # Prefect's own switches for a process its CLI does not start.
+        "process_environment": {"PREFECT__SERVER_FINAL": "1", "PREFECT__SERVER_WEBSERVER_ONLY": "1"} if tls else {},
         "external_api_url": external_api_url,
         "auth_string": auth_string,
         # Whoever reaches the port would control every deployment, and so
@@ -290,11 +331,12 @@ def server_instance(entry, context):
         "clustered": clustered,
         "services_hosts": services_hosts,
         "services_here": clustered and context["inventory_hostname"] in services_hosts,
-        "api_workers": int(context["api_workers"] if cluster.get("api_workers") is None else cluster["api_workers"]),
+        "api_workers": api_workers,
         "redis": {key: value for key, value in redis.items() if key != "password"},
+        # The host then needs the CA: a peer's certificate is verified, or
+        # the API's own by the host's checks.
+        "verifies_tls": db["tls"] or (clustered and redis["tls"]) or tls is not None,
         # What the cluster file says of the Redis the instance uses (no secret).
-        # The host then needs the CA: a peer's certificate is verified.
-        "verifies_tls": db["tls"] or (clustered and redis["tls"]),
         "redis_messaging": redis_identity(redis, redis["messaging_db"]) if clustered else "",
         "redis_docket": redis_identity(redis, redis["docket_db"]) if clustered else "",
         "settings": settings,
@@ -306,9 +348,10 @@ def server_instance(entry, context):
 
 def loadbalancer_servers(server_hosts, hostvars):
     """instance name -> the API servers of that clustered instance, each
-    {name, address, port}: the address the instance binds to, or the host's
-    default IPv4 address when it binds to every address (its inventory name
-    without facts)."""
+    {name, address, port, tls}: the address the instance binds to, or the
+    host's default IPv4 address when it binds to every address (its
+    inventory name without facts); tls as server_instance decides it, with
+    prefect_server_api_tls from the host's variables (true unless set)."""
     servers = {}
     for host in server_hosts:
         host_vars = hostvars[host]
@@ -319,6 +362,10 @@ def loadbalancer_servers(server_hosts, hostvars):
             if address in WILDCARD_ADDRESSES:
                 facts = host_vars.get("ansible_facts") or {}
                 address = (facts.get("default_ipv4") or {}).get("address") or host
+            api_tls = entry.get("tls")
+            if api_tls is None:
+                api_tls = host_vars.get("prefect_server_api_tls", True)
             servers.setdefault(str(entry["name"]), []).append(
-                {"name": host, "address": str(address), "port": int(entry["port"])})
+                {"name": host, "address": str(address), "port": int(entry["port"]),
+                 "tls": _bool(api_tls) and not is_loopback(str(address))})
     return servers

@@ -21,7 +21,11 @@ def test_api_on_both_hosts_services_on_api1_only(hosts):
         unit = api.service(f"prefect-server@{INSTANCE}.service")
         assert unit.is_running and unit.is_enabled, name
         exec_start = api.check_output(f"systemctl show -p ExecStart --value prefect-server@{INSTANCE}.service")
-        assert "server start --no-services --workers 2" in exec_start, (name, exec_start)
+        # The API only (the services run apart), serving TLS: uvicorn on Prefect's app.
+        assert "-m uvicorn --factory prefect.server.api.server:create_app" in exec_start, (name, exec_start)
+        assert "--workers 2" in exec_start and "--ssl-certfile /etc/ssl/selfhosted-prefect/api.pem" in exec_start
+        environment = api.check_output(f"systemctl show -p Environment --value prefect-server@{INSTANCE}.service")
+        assert "PREFECT__SERVER_WEBSERVER_ONLY=1" in environment, (name, environment)
     services = hosts["api1"].service(f"prefect-services@{INSTANCE}.service")
     assert services.is_running and services.is_enabled
     idle = hosts["api2"].service(f"prefect-services@{INSTANCE}.service")
@@ -36,6 +40,27 @@ def test_api_binds_the_address_haproxy_uses_only(hosts):
         address = api.ansible("setup", "gather_subset=network")["ansible_facts"]["ansible_default_ipv4"]["address"]
         assert api.socket(f"tcp://{address}:4200").is_listening, name
         assert not api.socket("tcp://0.0.0.0:4200").is_listening, name
+
+
+def test_the_api_hosts_serve_only_verified_tls(hosts):
+    """lb1 reaches each API host over TLS with a certificate from the
+    collection's CA for the host's name; plain HTTP and a client trusting
+    only the system's CAs get nothing; HAProxy verifies each server."""
+    lb = hosts["lb1"]
+    for name in ("api1", "api2"):
+        url = f"https://{name}:4200/api/health"
+        assert lb.check_output(f"curl -sS --cacert /etc/ssl/selfhosted-prefect/ca.pem {url}") == "true", name
+        untrusted = lb.run(f"curl -sS --cacert /etc/ssl/certs/ca-certificates.crt {url}")
+        assert untrusted.rc == 60, (name, untrusted.stderr)  # the peer's certificate cannot be verified
+        plain = lb.run(f"curl -sS -o /dev/null -w '%{{http_code}}' http://{name}:4200/api/health")
+        assert plain.rc != 0 or plain.stdout != "200", (name, plain.stdout)
+        key = hosts[name].file("/etc/ssl/selfhosted-prefect/api.key")
+        assert key.mode == 0o600 and key.user == "prefect", name
+    config = lb.file("/etc/haproxy/haproxy.cfg").content_string
+    servers = re.findall(r"^\s+server (api\d) (\S+) (.*)$", config, re.M)
+    assert [server[0] for server in servers] == ["api1", "api2"], config
+    for name, _, options in servers:
+        assert f"ssl verify required ca-file /etc/ssl/selfhosted-prefect/ca.pem verifyhost {name}" in options, options
 
 
 def test_every_postgresql_session_of_the_api_hosts_is_verified_tls(hosts, ca_file, auth_string):
@@ -102,7 +127,7 @@ def test_http_redirects_to_https(hosts):
 
 
 def test_https_answers_tell_browsers_to_keep_to_https(hosts):
-    headers = hosts["lb1"].check_output("curl -sS --cacert /etc/haproxy/selfhosted-prefect/ca.pem -o /dev/null -D - https://127.0.0.1/api/health")
+    headers = hosts["lb1"].check_output("curl -sS --cacert /etc/ssl/selfhosted-prefect/ca.pem -o /dev/null -D - https://127.0.0.1/api/health")
     assert re.search(r"(?im)^strict-transport-security: max-age=31536000\s*$", headers), headers
 
 

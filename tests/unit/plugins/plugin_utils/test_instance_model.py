@@ -31,6 +31,9 @@ CONTEXT = {
     "database": {"host": "db1", "port": "5432", "name": "orion", "user": "prefect", "password": PASSWORD,
                  "tls": "True"},
     "tls_ca_file": "/etc/ssl/selfhosted-prefect/ca.pem",
+    "api_tls": "True",
+    "api_tls_cert": "/etc/ssl/selfhosted-prefect/api.pem",
+    "api_tls_key": "/etc/ssl/selfhosted-prefect/api.key",
     "redis": {"host": "db1", "port": "6379", "username": "prefect", "password": REDIS_PASSWORD,
               "messaging_db": "0", "docket_db": "1"},
     "api_workers": "1",
@@ -83,6 +86,9 @@ def test_a_default_instance():
     assert [d["dest"] for d in m["dropins"]] == [
         "/etc/systemd/system/prefect-server@default.service.d/instance.conf",
         "/etc/systemd/system/prefect-services@default.service.d/instance.conf"]
+    # A standalone instance serves plain HTTP through Prefect's own command.
+    assert m["tls"] is None and m["process_environment"] == {}
+    assert m["command"] == ["/opt/prefect-server/3.8.8/bin/prefect", "server", "start"]
 
 
 def test_the_profile_holds_no_secret_and_the_production_settings():
@@ -288,6 +294,42 @@ def test_a_cluster_member():
     assert m["cluster_env_file"] == "/etc/prefect-server/default.cluster"
 
 
+def test_a_cluster_member_serves_verified_tls_with_uvicorn_as_prefect_runs_it():
+    m = model({"name": "default", "port": 4200, "bind_address": "10.0.0.11",
+               "settings": {"PREFECT_SERVER_API_KEEPALIVE_TIMEOUT": 30}, "cluster": {"api_workers": 2}})
+    assert m["tls"] == {"cert": "/etc/ssl/selfhosted-prefect/api.pem", "key": "/etc/ssl/selfhosted-prefect/api.key",
+                        "ca_file": "/etc/ssl/selfhosted-prefect/ca.pem"}
+    assert m["local_api_url"] == "https://10.0.0.11:4200/api" and m["local_host"] == "10.0.0.11"
+    assert m["settings"]["PREFECT_API_URL"] == "https://10.0.0.11:4200/api"
+    assert m["settings"]["PREFECT_API_SSL_CERT_FILE"] == "/etc/ssl/selfhosted-prefect/ca.pem"
+    assert m["verifies_tls"]
+    assert m["command"] == [
+        "/opt/prefect-server/3.8.8/bin/python", "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
+        "--host", "10.0.0.11", "--port", "4200", "--workers", "2", "--log-level", "warning",
+        "--timeout-keep-alive", "30",
+        "--ssl-certfile", "/etc/ssl/selfhosted-prefect/api.pem", "--ssl-keyfile", "/etc/ssl/selfhosted-prefect/api.key"]
+    assert m["process_environment"] == {"PREFECT__SERVER_FINAL": "1", "PREFECT__SERVER_WEBSERVER_ONLY": "1"}
+
+
+@pytest.mark.parametrize("entry, context, tls", [
+    ({}, {}, True),
+    ({"bind_address": "127.0.0.1"}, {}, False),
+    ({"bind_address": "::1"}, {}, False),
+    ({"tls": False}, {}, False),
+    ({}, {"api_tls": "false"}, False),
+    ({"tls": True}, {"api_tls": "false"}, True),
+])
+def test_api_tls_follows_the_setting_and_the_bind_address(entry, context, tls):
+    m = model({"name": "default", "port": 4200, "cluster": {}, **entry}, **context)
+    assert (m["tls"] is not None) is tls
+    assert m["local_api_url"].startswith("https://" if tls else "http://")
+    assert (m["command"][1:3] == ["-m", "uvicorn"]) is tls
+    assert ("PREFECT_API_SSL_CERT_FILE" in m["settings"]) is tls
+    if not tls:
+        assert m["command"] == ["/opt/prefect-server/3.8.8/bin/prefect", "server", "start", "--no-services",
+                                "--workers", "1"]
+
+
 def test_a_cluster_member_reaches_redis_on_another_host_over_verified_tls():
     m = model({"name": "default", "port": 4200, "cluster": {"redis": {"host": "2001:db8::6"}}})
     assert m["redis"]["tls"] and m["verifies_tls"]
@@ -362,8 +404,24 @@ def test_the_load_balancers_servers_of_the_clustered_instances():
         "client1": {},
     }
     assert im.loadbalancer_servers(["api1", "api2", "api3", "client1"], hostvars) == {"default": [
-        {"name": "api1", "address": "10.0.0.11", "port": 4200},
-        {"name": "api2", "address": "10.0.0.12", "port": 4200},
-        {"name": "api3", "address": "api3", "port": 4400},
+        {"name": "api1", "address": "10.0.0.11", "port": 4200, "tls": True},
+        {"name": "api2", "address": "10.0.0.12", "port": 4200, "tls": True},
+        {"name": "api3", "address": "api3", "port": 4400, "tls": True},
     ]}
     assert im.loadbalancer_servers([], hostvars) == {}
+
+
+@pytest.mark.parametrize("entry, host_vars, tls", [
+    ({"bind_address": "10.0.0.11"}, {}, True),
+    ({"bind_address": "127.0.0.1"}, {}, False),
+    ({"bind_address": "10.0.0.11", "tls": "false"}, {}, False),
+    ({"bind_address": "10.0.0.11"}, {"prefect_server_api_tls": False}, False),
+    ({"bind_address": "10.0.0.11", "tls": True}, {"prefect_server_api_tls": False}, True),
+])
+def test_the_load_balancers_verify_the_servers_that_serve_tls(entry, host_vars, tls):
+    """The load balancers' view agrees with the instance model's."""
+    entry = {"name": "default", "port": 4200, "cluster": {}, **entry}
+    servers = im.loadbalancer_servers(["api1"], {"api1": {"prefect_server_instances": [entry], **host_vars}})
+    assert servers["default"][0]["tls"] is tls
+    context = {"api_tls": host_vars["prefect_server_api_tls"]} if host_vars else {}
+    assert (model(entry, **context)["tls"] is not None) is tls
