@@ -288,6 +288,18 @@ def server_instance(entry, context):
             }
 
     api_workers = int(context["api_workers"] if cluster.get("api_workers") is None else cluster["api_workers"])
+    # Who may reach the API on another host's behalf: the load balancers of
+    # a cluster, the clients and workers of a standalone instance.
+    firewall_rule = None
+    if not is_loopback(bind_address):
+        if clustered:
+            sources, whom = context.get("loadbalancer_hosts") or [], "the load balancers"
+        else:
+            sources = entry.get("allowed_hosts")
+            sources = context.get("api_allowed_hosts") or [] if sources is None else sources
+            whom = "its clients"
+        firewall_rule = {"port": port, "sources": list(sources), "comment": f"Prefect API {name} from {whom}"}
+
     unit = f"prefect-server@{name}.service"
     services_unit = f"prefect-services@{name}.service"
     return {
@@ -296,6 +308,8 @@ def server_instance(entry, context):
         "bind_address": bind_address,
         "local_host": local_host,
         "local_api_url": local_api_url,
+        # What the host firewall lets in for the API (None: loopback only).
+        "firewall_rule": firewall_rule,
         # The API serves TLS: {cert, key, ca_file} (the CA the host's own
         # checks verify it with), or None.
         "tls": tls,

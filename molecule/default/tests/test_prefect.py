@@ -353,6 +353,8 @@ def test_zz_survives_container_restart(server, client, inventory_vars):
     svc = server.service("prefect-server@default.service")
     assert svc.is_running
     assert svc.is_enabled
+    # nftables.service loaded the host firewall at boot.
+    assert "policy drop;" in server.check_output("nft list table inet selfhosted_prefect")
     assert json.loads(_curl(client, "http://server1:4200/api/ready")) == {"message": "OK"}
     # Every instance (personal too, which worker1 uses) serves again before the next test.
     for inst in _instances(inventory_vars).values():

@@ -34,6 +34,8 @@ CONTEXT = {
     "api_tls": "True",
     "api_tls_cert": "/etc/ssl/selfhosted-prefect/api.pem",
     "api_tls_key": "/etc/ssl/selfhosted-prefect/api.key",
+    "api_allowed_hosts": ["client1", "worker1"],
+    "loadbalancer_hosts": ["lb1"],
     "redis": {"host": "db1", "port": "6379", "username": "prefect", "password": REDIS_PASSWORD,
               "messaging_db": "0", "docket_db": "1"},
     "api_workers": "1",
@@ -328,6 +330,19 @@ def test_api_tls_follows_the_setting_and_the_bind_address(entry, context, tls):
     if not tls:
         assert m["command"] == ["/opt/prefect-server/3.8.8/bin/prefect", "server", "start", "--no-services",
                                 "--workers", "1"]
+
+
+@pytest.mark.parametrize("entry, rule", [
+    ({}, {"port": 4200, "sources": ["client1", "worker1"], "comment": "Prefect API default from its clients"}),
+    ({"allowed_hosts": ["10.0.9.0/24"]},
+     {"port": 4200, "sources": ["10.0.9.0/24"], "comment": "Prefect API default from its clients"}),
+    ({"allowed_hosts": []}, {"port": 4200, "sources": [], "comment": "Prefect API default from its clients"}),
+    ({"cluster": {}}, {"port": 4200, "sources": ["lb1"], "comment": "Prefect API default from the load balancers"}),
+    ({"bind_address": "127.0.0.1"}, None),
+    ({"bind_address": "::1", "cluster": {}}, None),
+])
+def test_the_firewall_lets_in_the_load_balancers_or_the_clients(entry, rule):
+    assert model({"name": "default", "port": 4200, **entry})["firewall_rule"] == rule
 
 
 def test_a_cluster_member_reaches_redis_on_another_host_over_verified_tls():

@@ -1,0 +1,37 @@
+"""The host firewall (prefect_firewall) of the cluster: the API hosts let in
+the load balancer only, so nobody bypasses its TLS and its checks;
+PostgreSQL and Redis let in the API hosts only; the load balancer lets in
+everyone on its frontends. A dropped attempt gets no answer within 3 s."""
+
+import pytest
+
+
+def _attempt(host, target, port):
+    """0 connected, 1 refused, 124 no answer within 3 s (dropped)."""
+    return host.run(f"timeout 3 bash -c 'exec 3<>/dev/tcp/{target}/{port}'").rc
+
+
+@pytest.mark.parametrize("source, target, port, outcome", [
+    ("lb1", "api1", 4200, 0),
+    ("lb1", "api2", 4200, 0),
+    ("client1", "api1", 4200, 124),
+    ("client1", "api2", 4200, 124),
+    ("db1", "api1", 4200, 124),
+    ("api2", "api1", 4200, 124),
+    ("api1", "db1", 5432, 0),
+    ("api2", "db1", 6379, 0),
+    ("lb1", "db1", 5432, 124),
+    ("client1", "db1", 5432, 124),
+    ("client1", "db1", 6379, 124),
+    ("client1", "lb1", 443, 0),
+    ("client1", "lb1", 80, 0),
+    ("db1", "lb1", 443, 0),
+])
+def test_each_host_lets_in_exactly_the_flows_the_cluster_needs(hosts, source, target, port, outcome):
+    assert _attempt(hosts[source], target, port) == outcome
+
+
+@pytest.mark.parametrize("name", ["db1", "api1", "api2", "lb1", "client1"])
+def test_every_host_drops_by_default(hosts, name):
+    table = hosts[name].check_output("nft list table inet selfhosted_prefect")
+    assert "policy drop;" in table, table
