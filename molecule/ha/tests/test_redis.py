@@ -105,9 +105,16 @@ def test_prefect_user_cannot_administer_redis(db, password):
 
 @pytest.mark.usefixtures("cluster_serving")
 def test_data_survives_a_restart(db, password, ca_file, auth_string):
-    redis(db, auth(password) + "\n" + "SET molecule:durable kept")
+    """Plain writes and transactions (prefect-redis publishes in MULTI/EXEC)
+    are replayed from the append-only file, none refused."""
+    redis(db, auth(password) + "\n" + "SET molecule:durable kept\nMULTI\nSET molecule:in-transaction kept\nEXEC")
+    invocation = db.check_output("systemctl show -p InvocationID --value redis-server")
     db.run("systemctl restart redis-server")
-    assert redis(db, auth(password) + "\n" + "GET molecule:durable").split() == ["OK", '"kept"']
+    out = redis(db, auth(password) + "\n" + "GET molecule:durable\nGET molecule:in-transaction")
+    assert out.split() == ["OK", '"kept"', '"kept"'], out
+    log = db.check_output("journalctl --no-pager -o cat -u redis-server --since -5min")
+    assert "NOPERM" not in log and "DB loaded from append only file" in log, log[-2000:]
+    assert invocation not in db.check_output("systemctl show -p InvocationID --value redis-server")
     # The API hosts use Redis: the next test, whichever it is, finds them writing again.
     wait_writes(ca_file, auth_string)
 
