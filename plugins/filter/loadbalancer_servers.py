@@ -14,9 +14,9 @@ description:
     C(prefect_loadbalancer_backend_servers) takes them.
   - Each server is reached on the address its instance binds to, or on the host's default IPv4 address (from the
     gathered facts; the inventory name without them) when it binds to every address, at the instance's port.
-  - C(tls) says whether the server serves TLS, as C(selfhosted.prefect.server_instance) decides it: the instance's
-    C(tls), else the host's C(prefect_server_api_tls) (true when the inventory does not set it), and never for an
-    instance bound to loopback only.
+  - C(tls) says whether the server serves TLS, as C(selfhosted.prefect.server_instance) decides it, from the
+    instance's C(tls), else the host's C(prefect_server_api_tls) (true when the inventory does not set it), and never
+    for an instance bound to loopback only.
 options:
   _input:
     description: Inventory names of the API hosts (C(groups['prefect_server'])).

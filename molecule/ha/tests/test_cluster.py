@@ -59,7 +59,7 @@ def test_the_api_hosts_serve_only_verified_tls(hosts):
     config = lb.file("/etc/haproxy/haproxy.cfg").content_string
     servers = re.findall(r"^\s+server (api\d) (\S+) (.*)$", config, re.M)
     assert [server[0] for server in servers] == ["api1", "api2"], config
-    for name, _, options in servers:
+    for name, _address, options in servers:
         assert f"ssl verify required ca-file /etc/ssl/selfhosted-prefect/ca.pem verifyhost {name}" in options, options
 
 
