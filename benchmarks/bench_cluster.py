@@ -165,6 +165,10 @@ def main():
         sh("docker", "exec", "client1", "systemd-run", f"--unit={SQLITE_UNIT}", "--collect",
            "--setenv=PREFECT_HOME=/var/tmp/bench-sqlite", "--setenv=PREFECT_SERVER_ANALYTICS_ENABLED=false",
            CLIENT_PREFECT, "server", "start", "--host", "0.0.0.0", "--port", "4300")
+        # client1's host firewall lets nothing in: a rule for the measurement,
+        # then the declared table again (prefect_firewall's file).
+        sh("docker", "exec", "client1", "nft", "add", "rule", "inet", "selfhosted_prefect", "input",
+           "tcp", "dport", "4300", "accept")
         try:
             address = sh("docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "client1")
             sqlite_url = f"http://{address}:4300/api"
@@ -173,6 +177,7 @@ def main():
                              args.clients, args.seconds)
         finally:
             sh("docker", "exec", "client1", "systemctl", "stop", SQLITE_UNIT, check=False)
+            sh("docker", "exec", "client1", "nft", "-f", "/etc/nftables.d/selfhosted-prefect.nft", check=False)
     finally:
         if not (args.keep or args.existing):
             molecule("destroy")

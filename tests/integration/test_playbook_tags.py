@@ -75,10 +75,23 @@ def test_tls_runs_alone_on_every_host_that_serves_or_verifies_it(tmp_path):
     assert any("certificate" in task[2].lower() for task in selected if task[0] == "prefect_loadbalancer")
 
 
+def test_firewall_runs_the_rules_of_every_role_and_the_host_firewall(tmp_path):
+    """--tags firewall: what each role lets in, and the play that loads it."""
+    selected = concern(listed_tasks(tmp_path, "--tags", "firewall"))
+    assert all("firewall" in task[3] for task in selected), selected
+    assert any(task[1] == "selfhosted.prefect.prefect_firewall" and "prefect_worker" in task[0] for task in selected)
+    # Each role's rules are an include_role, listed without a role name.
+    listing = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(tmp_path / "inventory.yml"), "selfhosted.prefect.site",
+                              "--list-tasks", "--tags", "firewall"], capture_output=True, text=True, check=True).stdout
+    for what in ("PostgreSQL", "Redis", "the frontends", "the instances"):
+        assert re.search(rf"Declare what the host firewall lets in for {what}\tTAGS: \[.*firewall", listing), what
+
+
 def test_each_play_is_a_concern_and_nothing_is_left_out(tmp_path):
     everything = listed_tasks(tmp_path)
     untagged = [task for task in everything
-                if not task[3] & {"always", "database", "redis", "loadbalancer", "server", "client", "workers"}]
+                if not task[3] & {"always", "database", "redis", "loadbalancer", "server", "client", "workers",
+                                  "firewall"}]
     assert untagged == []
     database = concern(listed_tasks(tmp_path, "--tags", "database"))
     assert {task[0] for task in database} == {"prefect_db"}
