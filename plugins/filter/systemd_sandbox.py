@@ -38,6 +38,11 @@ options:
     description: Allow the C(@resources) system calls (setting priorities and limits).
     type: bool
     default: false
+  capabilities:
+    description: Capabilities the unit keeps (C(CapabilityBoundingSet)); none by default.
+    type: list
+    elements: str
+    default: []
   shared_user:
     description:
       - The unit runs as a user a long-running daemon runs as too (C(postgres) for the backup unit). C(RemoveIPC)
@@ -59,7 +64,7 @@ _value:
 
 
 def systemd_sandbox(read_write_paths, read_only_paths=(), netlink=False, jit=False, proc=False, resources=False,
-                    shared_user=False):
+                    shared_user=False, capabilities=()):
     """The sandbox directives of a unit."""
     lines = [
         "ProtectSystem=strict",
@@ -73,7 +78,7 @@ def systemd_sandbox(read_write_paths, read_only_paths=(), netlink=False, jit=Fal
         "PrivateDevices=yes",
         "DevicePolicy=closed",
         "NoNewPrivileges=yes",
-        "CapabilityBoundingSet=",
+        "CapabilityBoundingSet=" + " ".join(capabilities),
         "AmbientCapabilities=",
         "ProtectKernelTunables=yes",
         "ProtectKernelModules=yes",

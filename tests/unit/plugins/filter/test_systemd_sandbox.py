@@ -53,3 +53,9 @@ def test_each_directive_once():
         lines = directives(systemd_sandbox(["/a"], read_only_paths=["/a/b"], **knobs))
         assert len(lines) == len(set(lines))
         assert all("=" in line for line in lines)
+
+
+def test_a_unit_that_loads_the_host_firewall_keeps_only_net_admin():
+    lines = directives(systemd_sandbox([], netlink=True, capabilities=["CAP_NET_ADMIN"]))
+    assert "CapabilityBoundingSet=CAP_NET_ADMIN" in lines and "AmbientCapabilities=" in lines
+    assert "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK" in lines
