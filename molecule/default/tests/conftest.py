@@ -2,7 +2,6 @@
 fixtures every scenario shares (inventory, inventory_vars, hostvar,
 run_playbook) come from the plugin molecule/shared/pytest_plugin/molecule_fixtures.py."""
 
-import re
 
 import pytest
 import testinfra
@@ -10,17 +9,6 @@ import testinfra
 
 def _get(inventory, name):
     return testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory)
-
-
-@pytest.fixture(scope="session")
-def exposure():
-    """exposure(host, unit): systemd-analyze security's overall score, printed."""
-    def score(host, unit):
-        out = host.check_output(f"systemd-analyze security --no-pager {unit}")
-        value = float(re.search(r"Overall exposure level for \S+: ([0-9.]+)", out).group(1))
-        print(f"\nsystemd-analyze security {unit}: exposure {value}")
-        return value
-    return score
 
 
 @pytest.fixture(scope="session")

@@ -91,7 +91,7 @@ def test_flow_code_is_read_only_to_the_flows(worker):
 
 
 def test_worker_exposure_score(worker, exposure):
-    assert exposure(worker, UNIT) <= 3.0
+    assert exposure(worker, UNIT) <= 2.5
 
 
 @pytest.fixture(scope="module")

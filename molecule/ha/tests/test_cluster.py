@@ -34,6 +34,12 @@ def test_api_on_both_hosts_services_on_api1_only(hosts):
     assert "services start" not in hosts["api2"].check_output("ps -eo args")
 
 
+def test_every_unit_of_a_cluster_member_is_sandboxed(hosts, exposure):
+    for unit in (f"prefect-server@{INSTANCE}.service", f"prefect-services@{INSTANCE}.service",
+                 f"prefect-server-migrate@{INSTANCE}.service"):
+        assert exposure(hosts["api1"], unit) <= 2.5, unit
+
+
 def test_api_binds_the_address_haproxy_uses_only(hosts):
     for name in ("api1", "api2"):
         api = hosts[name]

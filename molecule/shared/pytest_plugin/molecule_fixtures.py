@@ -10,6 +10,7 @@ tests/conftest.py holds only the fixtures of its hosts.
 
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -53,3 +54,14 @@ def run_playbook(inventory):
             env=dict(os.environ, ANSIBLE_FORCE_COLOR="false", **(env or {})),
         )
     return run
+
+
+@pytest.fixture(scope="session")
+def exposure():
+    """exposure(host, unit): systemd-analyze security's overall score, printed."""
+    def score(host, unit):
+        out = host.check_output(f"systemd-analyze security --no-pager {unit}")
+        value = float(re.search(r"Overall exposure level for \S+: ([0-9.]+)", out).group(1))
+        print(f"\nsystemd-analyze security {unit}: exposure {value}")
+        return value
+    return score
