@@ -182,6 +182,17 @@ def redis_identity(redis, db):
             f":{redis['port']}/{db}")
 
 
+def serves_tls(entry, default, bind_address):
+    """Whether a clustered instance's API serves TLS: the entry's "tls", else
+    the role's default, and never when it listens on loopback only (no other
+    host reaches it). The instance model and the load balancers' view agree
+    through this one rule."""
+    api_tls = entry.get("tls")
+    if api_tls is None:
+        api_tls = default
+    return _bool(api_tls) and not is_loopback(str(bind_address))
+
+
 def api_command(venv, host, port, workers, settings, tls):
     """The command of the API process. `prefect server start` cannot serve
     TLS, so an instance that does runs uvicorn on Prefect's app factory the
@@ -214,14 +225,10 @@ def server_instance(entry, context):
     cluster = cluster or {}
     bind_address = entry.get("bind_address") or "0.0.0.0"
     local_host = "127.0.0.1" if bind_address in WILDCARD_ADDRESSES else bind_address
-    # A cluster member is reached by the load balancers, over verified TLS
-    # unless it listens on loopback only (docs/tls.md).
-    api_tls = entry.get("tls")
-    if api_tls is None:
-        api_tls = context.get("api_tls", True)
+    # A cluster member is reached by the load balancers over verified TLS (docs/tls.md).
     ca_file = context.get("tls_ca_file") or ""
     tls = None
-    if clustered and _bool(api_tls) and not is_loopback(bind_address):
+    if clustered and serves_tls(entry, context.get("api_tls", True), bind_address):
         tls = {"cert": context["api_tls_cert"], "key": context["api_tls_key"], "ca_file": ca_file}
     local_api_url = f"{'https' if tls else 'http'}://{url_host(local_host)}:{port}/api"
     external_api_url = entry.get("external_api_url") or (
@@ -372,14 +379,11 @@ def loadbalancer_servers(server_hosts, hostvars):
         for entry in host_vars.get("prefect_server_instances") or []:
             if entry.get("cluster") is None:
                 continue
-            address = entry.get("bind_address") or "0.0.0.0"
+            bind_address = address = entry.get("bind_address") or "0.0.0.0"
             if address in WILDCARD_ADDRESSES:
                 facts = host_vars.get("ansible_facts") or {}
                 address = (facts.get("default_ipv4") or {}).get("address") or host
-            api_tls = entry.get("tls")
-            if api_tls is None:
-                api_tls = host_vars.get("prefect_server_api_tls", True)
             servers.setdefault(str(entry["name"]), []).append(
                 {"name": host, "address": str(address), "port": int(entry["port"]),
-                 "tls": _bool(api_tls) and not is_loopback(str(address))})
+                 "tls": serves_tls(entry, host_vars.get("prefect_server_api_tls", True), bind_address)})
     return servers
