@@ -4,15 +4,12 @@ and serving (the failed migration's test converges again), so the tests of
 every module run in any order.
 
 The secrets come from the inventory as written (vault_prefect_db_password,
-prefect_personal_auth_string, vault_prefect_auth_string); each is looked for as given,
-percent-encoded (as in the connection URL) and base64-encoded (as in a
-basic auth header).
+prefect_personal_auth_string, vault_prefect_auth_string); each is looked for
+in every form secret_forms (the shared plugin) lists.
 """
 
-import base64
-import urllib.parse
-
 import pytest
+from molecule_fixtures import secret_forms
 
 STAMP = "/var/lib/prefect/default/.selfhosted-prefect-migrated"
 
@@ -24,11 +21,7 @@ def secrets(inventory_vars):
     for auth_string in (inventory_vars["server1"]["prefect_personal_auth_string"],
                         inventory_vars["server1"]["vault_prefect_auth_string"]):
         values += [auth_string, auth_string.split(":", 1)[1]]
-    forms = set()
-    for value in values:
-        forms |= {value, urllib.parse.quote(value), urllib.parse.quote(value, safe=""),
-                  urllib.parse.quote_plus(value), base64.b64encode(value.encode()).decode()}
-    return forms
+    return secret_forms(values)
 
 
 def task_output(output, task_name):

@@ -5,6 +5,7 @@ import base64
 import csv
 import io
 import json
+import re
 import ssl
 import time
 import urllib.request
@@ -16,6 +17,33 @@ API_HOSTS = ("api1", "api2")
 
 
 CSRF_CLIENT = "molecule-ha-tests"
+CLIENT_PYTHON = "/opt/prefect-client/bin/python"
+
+
+def run_flow_on_client(client):
+    """A flow run on client1 from its profile alone (no PREFECT_* variable,
+    no CA bundle in the environment): returns (flow name, flow run id,
+    what the script printed)."""
+    flow_name = f"molecule-ha-{uuid.uuid4().hex[:8]}"
+    script = (
+        "from prefect import flow\n"
+        "from prefect.settings import PREFECT_API_URL, PREFECT_API_SSL_CERT_FILE\n"
+        f"@flow(name={flow_name!r})\n"
+        "def smoke():\n"
+        "    return 42\n"
+        "if __name__ == '__main__':\n"
+        "    print('API', PREFECT_API_URL.value(), PREFECT_API_SSL_CERT_FILE.value())\n"
+        "    state = smoke(return_state=True)\n"
+        "    print('STATE', state.type.value)\n"
+        "    print('FLOW_RUN_ID', state.state_details.flow_run_id)\n"
+    )
+    client.run("mkdir -p /root/flowtest")
+    client.run("cat > /root/flowtest/smoke.py <<'PYEOF'\n" + script + "PYEOF")
+    run = client.run("cd /root/flowtest && env -u PREFECT_API_URL -u PREFECT_PROFILE -u SSL_CERT_FILE "
+                     f"{CLIENT_PYTHON} smoke.py")
+    assert run.rc == 0, run.stdout + run.stderr
+    assert "STATE COMPLETED" in run.stdout
+    return flow_name, re.search(r"FLOW_RUN_ID (\S+)", run.stdout).group(1), run.stdout
 
 
 def https_json(ca_file, path, body=None, auth=None):

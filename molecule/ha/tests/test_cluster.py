@@ -1,7 +1,7 @@
 """The clustered instance from outside: api1 and api2 behind lb1 over HTTPS,
 its background services on api1 only, Redis and PostgreSQL on db1.
 
-test_load.py then puts it under load; this module runs first (file order).
+test_load.py then puts it under load; this module runs before it (file order).
 """
 
 import re
@@ -10,9 +10,7 @@ import urllib.parse
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from ha_cluster import INSTANCE, PUBLISHED_URL, haproxy_servers, https_json
-
-CLIENT_PYTHON = "/opt/prefect-client/bin/python"
+from ha_cluster import INSTANCE, PUBLISHED_URL, haproxy_servers, https_json, run_flow_on_client
 
 
 def test_api_on_both_hosts_services_on_api1_only(hosts):
@@ -135,6 +133,10 @@ def test_http_redirects_to_https(hosts):
 def test_https_answers_tell_browsers_to_keep_to_https(hosts):
     headers = hosts["lb1"].check_output("curl -sS --cacert /etc/ssl/selfhosted-prefect/ca.pem -o /dev/null -D - https://127.0.0.1/api/health")
     assert re.search(r"(?im)^strict-transport-security: max-age=31536000\s*$", headers), headers
+    # Only the site itself: the UI's analytics host is refused (test_browser.py).
+    policy = re.search(r"(?im)^content-security-policy: (.*?)\s*$", headers).group(1)
+    assert "default-src 'self';" in policy and "connect-src 'self';" in policy, policy
+    assert "amplitude" not in policy
 
 
 def test_ui_settings_report_the_https_url(ca_file):
@@ -143,28 +145,8 @@ def test_ui_settings_report_the_https_url(ca_file):
 
 def test_flow_run_from_client_through_https_lands_in_postgresql(hosts):
     client, db = hosts["client1"], hosts["db1"]
-    flow_name = f"molecule-ha-{uuid.uuid4().hex[:8]}"
-    script = (
-        "from prefect import flow\n"
-        "from prefect.settings import PREFECT_API_URL, PREFECT_API_SSL_CERT_FILE\n"
-        f"@flow(name={flow_name!r})\n"
-        "def smoke():\n"
-        "    return 42\n"
-        "if __name__ == '__main__':\n"
-        "    print('API', PREFECT_API_URL.value(), PREFECT_API_SSL_CERT_FILE.value())\n"
-        "    state = smoke(return_state=True)\n"
-        "    print('STATE', state.type.value)\n"
-        "    print('FLOW_RUN_ID', state.state_details.flow_run_id)\n"
-    )
-    client.run("mkdir -p /root/flowtest")
-    client.run("cat > /root/flowtest/smoke.py <<'PYEOF'\n" + script + "PYEOF")
-    # Only the profile: no PREFECT_* variable and no CA bundle in the environment.
-    run = client.run("cd /root/flowtest && env -u PREFECT_API_URL -u PREFECT_PROFILE -u SSL_CERT_FILE "
-                     f"{CLIENT_PYTHON} smoke.py")
-    assert run.rc == 0, run.stdout + run.stderr
-    assert "API https://lb1/api /etc/selfhosted-prefect/ca/hosted.pem" in run.stdout
-    assert "STATE COMPLETED" in run.stdout
-    flow_run_id = re.search(r"FLOW_RUN_ID (\S+)", run.stdout).group(1)
+    flow_name, flow_run_id, printed = run_flow_on_client(client)
+    assert "API https://lb1/api /etc/selfhosted-prefect/ca/hosted.pem" in printed
     query = ("select f.name || ' ' || fr.state_type::text from flow_run fr join flow f on f.id = fr.flow_id "
              f"where fr.id = '{flow_run_id}'")
     stored = db.check_output(f'runuser -u postgres -- psql -d orion -tA -c "{query}"')

@@ -1,6 +1,6 @@
 """The pytest plugin of every Molecule scenario's tests: the scenario's
-inventory, its raw variables, templated variables, and ansible-playbook
-against its hosts.
+inventory, its raw variables, templated variables, ansible-playbook
+against its hosts, and the forms a secret takes on the wire or in output.
 
 .config/molecule/config.yml loads it into every verifier run: it puts this
 directory on PYTHONPATH and names the module in PYTEST_PLUGINS, so no
@@ -8,12 +8,24 @@ conftest imports it and no test patches sys.path. A scenario's own
 tests/conftest.py holds only the fixtures of its hosts.
 """
 
+import base64
 import json
 import os
 import re
 import subprocess
+import urllib.parse
 
 import pytest
+
+
+def secret_forms(values):
+    """Each secret as given, percent-encoded (as in a connection URL) and
+    base64-encoded (as in a basic auth header)."""
+    forms = set()
+    for value in values:
+        forms |= {value, urllib.parse.quote(value), urllib.parse.quote(value, safe=""),
+                  urllib.parse.quote_plus(value), base64.b64encode(value.encode()).decode()}
+    return forms
 
 
 @pytest.fixture(scope="session")
