@@ -183,14 +183,21 @@ def redis_identity(redis, db):
 
 
 def serves_tls(entry, default, bind_address):
-    """Whether a clustered instance's API serves TLS: the entry's "tls", else
-    the role's default, and never when it listens on loopback only (no other
+    """Whether an instance's API serves TLS: the entry's "tls", else the
+    role's default, and never when it listens on loopback only (no other
     host reaches it). The instance model and the load balancers' view agree
     through this one rule."""
     api_tls = entry.get("tls")
     if api_tls is None:
         api_tls = default
     return _bool(api_tls) and not is_loopback(str(bind_address))
+
+
+def process_environment(tls, clustered):
+    """The variables `prefect server start` sets for the uvicorn it runs."""
+    if tls is None:
+        return {}
+    return {"PREFECT__SERVER_FINAL": "1", **({"PREFECT__SERVER_WEBSERVER_ONLY": "1"} if clustered else {})}
 
 
 def api_command(venv, host, port, workers, settings, tls):
@@ -225,14 +232,15 @@ def server_instance(entry, context):
     cluster = cluster or {}
     bind_address = entry.get("bind_address") or "0.0.0.0"
     local_host = "127.0.0.1" if bind_address in WILDCARD_ADDRESSES else bind_address
-    # A cluster member is reached by the load balancers over verified TLS (docs/tls.md).
+    # Another host reaches the API over verified TLS: the load balancers of a
+    # cluster, the clients and workers of a standalone instance (docs/tls.md).
     ca_file = context.get("tls_ca_file") or ""
     tls = None
-    if clustered and serves_tls(entry, context.get("api_tls", True), bind_address):
+    if serves_tls(entry, context.get("api_tls", True), bind_address):
         tls = {"cert": context["api_tls_cert"], "key": context["api_tls_key"], "ca_file": ca_file}
     local_api_url = f"{'https' if tls else 'http'}://{url_host(local_host)}:{port}/api"
     external_api_url = entry.get("external_api_url") or (
-        f"http://{url_host(context['external_host'])}:{port}/api")
+        f"{'https' if tls else 'http'}://{url_host(context['external_host'])}:{port}/api")
     auth_string = entry.get("auth_string")
     if auth_string is None:
         auth_string = context.get("auth_string") or ""
@@ -321,8 +329,10 @@ def server_instance(entry, context):
         # checks verify it with), or None.
         "tls": tls,
         "command": api_command(venv, bind_address, port, api_workers if clustered else 0, settings, tls),
-        # Prefect's own switches for a process its CLI does not start.
-        "process_environment": {"PREFECT__SERVER_FINAL": "1", "PREFECT__SERVER_WEBSERVER_ONLY": "1"} if tls else {},
+        # Prefect's own switches for a process its CLI does not start: a
+        # standalone instance runs its services in the API process, as
+        # `prefect server start` does; a cluster member runs the API only.
+        "process_environment": process_environment(tls, clustered),
         "external_api_url": external_api_url,
         "auth_string": auth_string,
         # Whoever reaches the port would control every deployment, and so

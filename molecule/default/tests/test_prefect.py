@@ -7,6 +7,7 @@ it ends, so the tests run in any order.
 import json
 import os
 import re
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -14,7 +15,9 @@ import uuid
 
 import pytest
 
-PUBLISHED_URL = "http://127.0.0.1:4200/api"
+PUBLISHED_URL = "https://127.0.0.1:4200/api"
+# Where client1's profile keeps the CA of the server's certificate.
+CLIENT_CA = "/etc/selfhosted-prefect/ca/hosted.pem"
 ENV_FILE = "/etc/prefect-server/default.env"
 SERVER_PROFILES = "/var/lib/prefect/default/profiles.toml"
 CLIENT_PREFECT_HOME = "/root/.prefect"
@@ -28,7 +31,7 @@ def _instances(inventory_vars):
 
 
 def _curl(host, url):
-    return host.check_output(f"curl -fsS --max-time 10 {url}")
+    return host.check_output(f"curl -fsS --max-time 10 --cacert {CLIENT_CA} {url}")
 
 
 def _asyncpg_connect(host, python, password, ssl="None"):
@@ -66,14 +69,27 @@ def test_listens_on_all_addresses(server, inventory_vars):
 
 def test_health_and_ready_from_client(client, inventory_vars):
     for inst in _instances(inventory_vars).values():
-        base = f"http://server1:{inst['port']}/api"
+        base = f"https://server1:{inst['port']}/api"
         assert json.loads(_curl(client, f"{base}/health")) is True
         assert json.loads(_curl(client, f"{base}/ready")) == {"message": "OK"}
 
 
+def test_every_instance_serves_only_verified_tls_to_other_hosts(server, client, inventory_vars):
+    """The clients send the auth string to a standalone server: only over
+    TLS with the collection CA's certificate for the name they use."""
+    for port in (inst["port"] for inst in _instances(inventory_vars).values()):
+        assert json.loads(_curl(client, f"https://server1:{port}/api/health")) is True
+        # A client that trusts only the system's CAs: curl's error 60.
+        assert client.run(f"curl -sS --max-time 10 https://server1:{port}/api/health").rc == 60, port
+        # Plain HTTP gets no answer.
+        assert client.run(f"curl -fsS --max-time 10 http://server1:{port}/api/health").rc != 0, port
+    key = server.file("/etc/ssl/selfhosted-prefect/api.key")
+    assert key.mode == 0o600 and key.user == "prefect"
+
+
 def test_ui_settings_report_external_url(client, inventory_vars):
     for inst in _instances(inventory_vars).values():
-        settings = json.loads(_curl(client, f"http://server1:{inst['port']}/ui-settings"))
+        settings = json.loads(_curl(client, f"https://server1:{inst['port']}/ui-settings"))
         assert settings["api_url"] == inst["external_api_url"]
 
 
@@ -126,7 +142,7 @@ def _post_status(host, url, auth=None, csrf_token=None):
     user = f"-u {_shquote(auth)} " if auth else ""
     csrf = f"-H 'Prefect-Csrf-Client: {CSRF_CLIENT}' -H 'Prefect-Csrf-Token: {csrf_token}' " if csrf_token else ""
     return host.check_output(
-        f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 10 -X POST "
+        f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 10 --cacert {CLIENT_CA} -X POST "
         f"-H 'Content-Type: application/json' -d '{{}}' {user}{csrf}{url}"
     )
 
@@ -169,14 +185,15 @@ PROTECTED = [("GET", "/admin/settings"), ("GET", "/admin/version"), ("GET", "/cs
 def _status(host, method, url, auth=None):
     user = f"-u {_shquote(auth)} " if auth else ""
     data = "-H 'Content-Type: application/json' -d '{}' " if method == "POST" else ""
-    return host.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 10 -X {method} {data}{user}'{url}'")
+    return host.check_output(
+        f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 10 --cacert {CLIENT_CA} -X {method} {data}{user}'{url}'")
 
 
 def test_the_default_instance_asks_for_credentials_on_every_path_but_the_probes(client, inventory_vars):
     """No instance listens beyond loopback without credentials (the role's
     default): anyone without them gets 401, not even a CSRF token, and a
     change 403 (Prefect checks the CSRF token, which they cannot get, first)."""
-    base = "http://server1:4200/api"
+    base = "https://server1:4200/api"
     for method, path in PROTECTED:
         refused = "403" if method == "POST" else "401"
         assert _status(client, method, base + path) == refused, (method, path)
@@ -186,7 +203,7 @@ def test_the_default_instance_asks_for_credentials_on_every_path_but_the_probes(
     auth = inventory_vars["server1"]["vault_prefect_auth_string"]
     assert _status(client, "GET", base + "/admin/version", auth) == "200"
     # The UI shows its login page: it asks /ui-settings, which needs none.
-    assert json.loads(_curl(client, "http://server1:4200/ui-settings"))["auth"] == "BASIC"
+    assert json.loads(_curl(client, "https://server1:4200/ui-settings"))["auth"] == "BASIC"
 
 
 def test_production_settings_reach_the_server(server, client, inventory_vars):
@@ -194,7 +211,7 @@ def test_production_settings_reach_the_server(server, client, inventory_vars):
     profile = server.file(SERVER_PROFILES).content_string
     for key, value in PRODUCTION_PROFILE.items():
         assert f'{key} = "{value}"' in profile, key
-    settings = json.loads(_curl(client, f"-u {auth} http://server1:4200/api/admin/settings"))["server"]
+    settings = json.loads(_curl(client, f"-u {auth} https://server1:4200/api/admin/settings"))["server"]
     assert settings["events"]["retention_period"] == "P3D"
     assert sorted(settings["services"]["db_vacuum"]["enabled"]) == ["events", "flow_runs"]
     assert settings["services"]["db_vacuum"]["retention_period"] == "P90D"
@@ -203,15 +220,15 @@ def test_production_settings_reach_the_server(server, client, inventory_vars):
     assert settings["database"]["timeout"] == 30 and settings["database"]["connection_timeout"] == 10
     assert settings["analytics_enabled"] is False
     assert settings["api"]["csrf_protection_enabled"] is True
-    assert json.loads(_curl(client, "http://server1:4200/ui-settings"))["csrf_enabled"] is True
+    assert json.loads(_curl(client, "https://server1:4200/ui-settings"))["csrf_enabled"] is True
     # Metrics are served only when asked (the upgrade scenario asks).
-    assert client.run(f"curl -s -o /dev/null -w '%{{http_code}}' -u {auth} http://server1:4200/api/metrics"
-                      ).stdout == "404"
+    assert client.run(f"curl -s -o /dev/null -w '%{{http_code}}' --cacert {CLIENT_CA} -u {auth} "
+                      "https://server1:4200/api/metrics").stdout == "404"
 
 
 def test_csrf_protection_refuses_a_post_without_token(client, inventory_vars):
     auth = inventory_vars["server1"]["vault_prefect_auth_string"]
-    assert _post_status(client, "http://server1:4200/api/flows/filter", auth) == "403"
+    assert _post_status(client, "https://server1:4200/api/flows/filter", auth) == "403"
 
 
 def test_postgresql_accepts_prefect_only_from_server(server, client, inventory_vars):
@@ -244,13 +261,13 @@ def test_postgresql_lets_the_server_in_over_tls_only(server, inventory_vars):
 
 def test_the_servers_sessions_are_encrypted_and_verify_the_certificate(server, client, db, inventory_vars):
     auth = _shquote(inventory_vars["server1"]["vault_prefect_auth_string"])
-    tls = json.loads(_curl(client, f"-u {auth} http://server1:4200/api/admin/settings")
+    tls = json.loads(_curl(client, f"-u {auth} https://server1:4200/api/admin/settings")
                      )["server"]["database"]["sqlalchemy"]["connect_args"]["tls"]
     assert (tls["enabled"], tls["ca_file"], tls["check_hostname"]) == (True, CA_FILE, True)
     assert server.file(CA_FILE).mode == 0o644
     # /api/ready asks the database: each instance has a session open then.
     for port in (4200, 4202):
-        assert _curl(client, f"http://server1:{port}/api/ready")
+        assert _curl(client, f"https://server1:{port}/api/ready")
     sessions = db.check_output(
         "runuser -u postgres -- psql -tA -F ' ' -c \"select s.ssl, s.version from pg_stat_ssl s "
         "join pg_stat_activity a using (pid) where a.usename = 'prefect' and a.client_addr is not null\"")
@@ -324,11 +341,12 @@ def test_systemd_exposure_score(server, exposure):
     assert exposure(server, "prefect-server@default.service") <= MAX_EXPOSURE
 
 
-def _wait_published_health(timeout=180):
+def _wait_published_health(ca_file, timeout=180):
     deadline = time.time() + timeout
+    context = ssl.create_default_context(cafile=ca_file)
     while time.time() < deadline:
         try:
-            with urllib.request.urlopen(f"{PUBLISHED_URL}/health", timeout=5) as resp:
+            with urllib.request.urlopen(f"{PUBLISHED_URL}/health", timeout=5, context=context) as resp:
                 if resp.status == 200:
                     return time.time()
         except OSError:
@@ -340,23 +358,24 @@ def _wait_published_health(timeout=180):
 def _wait_ready_from_client(client, port, timeout=180):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if client.run(f"curl -fsS --max-time 5 http://server1:{port}/api/ready").rc == 0:
+        if client.run(f"curl -fsS --max-time 5 --cacert {CLIENT_CA} https://server1:{port}/api/ready").rc == 0:
             return
         time.sleep(2)
-    raise AssertionError(f"http://server1:{port}/api/ready did not answer within {timeout} s")
+    raise AssertionError(f"https://server1:{port}/api/ready did not answer within {timeout} s")
 
 
-def test_zz_survives_container_restart(server, client, inventory_vars):
+def test_zz_survives_container_restart(server, client, inventory_vars, hostvar):
+    ca_file = f"{hostvar('server1', 'prefect_pki_ca_dir')}/ca.pem"
     start = time.time()
     subprocess.run(["docker", "restart", "server1"], check=True, capture_output=True)
-    healthy = _wait_published_health()
+    healthy = _wait_published_health(ca_file)
     print(f"\nserver1 healthy again {healthy - start:.1f} s after docker restart")
     svc = server.service("prefect-server@default.service")
     assert svc.is_running
     assert svc.is_enabled
     # selfhosted-prefect-firewall.service loaded the host firewall at boot.
     assert "policy drop;" in server.check_output("nft list table inet selfhosted_prefect")
-    assert json.loads(_curl(client, "http://server1:4200/api/ready")) == {"message": "OK"}
+    assert json.loads(_curl(client, "https://server1:4200/api/ready")) == {"message": "OK"}
     # Every instance (personal too, which worker1 uses) serves again before the next test.
     for inst in _instances(inventory_vars).values():
         _wait_ready_from_client(client, inst["port"])

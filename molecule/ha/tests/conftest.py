@@ -8,12 +8,6 @@ import testinfra
 from ha_cluster import wait_serving
 
 
-def pytest_collection_modifyitems(items):
-    """test_wire.py first: the capture of the network ends before the load
-    tests and the deliberate plaintext attempts."""
-    items.sort(key=lambda item: item.path.name != "test_wire.py")
-
-
 @pytest.fixture(scope="session")
 def hosts(inventory):
     """testinfra hosts by inventory name."""

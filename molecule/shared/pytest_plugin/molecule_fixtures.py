@@ -18,6 +18,13 @@ import urllib.parse
 import pytest
 
 
+def pytest_collection_modifyitems(items):
+    """A scenario's test_wire.py first: the capture of its network
+    (wire_capture.py) ends before the tests that load the hosts or try
+    plaintext connections on purpose."""
+    items.sort(key=lambda item: item.path.name != "test_wire.py")
+
+
 def secret_forms(values):
     """Each secret as given, percent-encoded (as in a connection URL) and
     base64-encoded (as in a basic auth header)."""

@@ -79,8 +79,8 @@ def test_a_default_instance():
     assert m["stamp_file"] == "/var/lib/prefect/default/.selfhosted-prefect-migrated"
     assert m["stamp"] == "prefect=3.8.8 database=postgresql://prefect@db1:5432/orion\n"
     assert m["venv"] == "/opt/prefect-server/3.8.8"
-    assert m["local_api_url"] == "http://127.0.0.1:4200/api"
-    assert m["external_api_url"] == "http://server1.example.internal:4200/api"
+    assert m["local_api_url"] == "https://127.0.0.1:4200/api"
+    assert m["external_api_url"] == "https://server1.example.internal:4200/api"
     assert m["database"] == {"type": "postgresql", "host": "db1", "port": 5432, "name": "orion", "user": "prefect",
                              "path": "/var/lib/prefect/default/prefect.db", "tls": True}
     assert m["backup_host"] == "db1" and m["pre_migration_backup"] == "postgresql"
@@ -88,8 +88,23 @@ def test_a_default_instance():
     assert [d["dest"] for d in m["dropins"]] == [
         "/etc/systemd/system/prefect-server@default.service.d/instance.conf",
         "/etc/systemd/system/prefect-services@default.service.d/instance.conf"]
-    # A standalone instance serves plain HTTP through Prefect's own command.
+    # The clients and workers of a standalone instance reach it over
+    # verified TLS; its services run in the API process, as with
+    # `prefect server start`.
+    assert m["tls"] == {"cert": "/etc/ssl/selfhosted-prefect/api.pem", "key": "/etc/ssl/selfhosted-prefect/api.key",
+                        "ca_file": "/etc/ssl/selfhosted-prefect/ca.pem"}
+    assert m["process_environment"] == {"PREFECT__SERVER_FINAL": "1"}
+    assert m["command"] == [
+        "/opt/prefect-server/3.8.8/bin/python", "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
+        "--host", "0.0.0.0", "--port", "4200", "--workers", "1", "--log-level", "warning",
+        "--ssl-certfile", "/etc/ssl/selfhosted-prefect/api.pem", "--ssl-keyfile", "/etc/ssl/selfhosted-prefect/api.key"]
+
+
+def test_a_standalone_instance_without_tls_runs_prefects_own_command():
+    m = model({"name": "default", "port": 4200, "tls": False})
     assert m["tls"] is None and m["process_environment"] == {}
+    assert m["local_api_url"] == "http://127.0.0.1:4200/api"
+    assert m["external_api_url"] == "http://server1.example.internal:4200/api"
     assert m["command"] == ["/opt/prefect-server/3.8.8/bin/prefect", "server", "start"]
 
 
@@ -98,9 +113,10 @@ def test_the_profile_holds_no_secret_and_the_production_settings():
     assert m["settings"] == {
         "PREFECT_SERVER_API_HOST": "0.0.0.0",
         "PREFECT_SERVER_API_PORT": "4200",
-        "PREFECT_SERVER_UI_API_URL": "http://server1.example.internal:4200/api",
+        "PREFECT_SERVER_UI_API_URL": "https://server1.example.internal:4200/api",
         "PREFECT_SERVER_UI_STATIC_DIRECTORY": "/var/lib/prefect/default/ui",
-        "PREFECT_API_URL": "http://127.0.0.1:4200/api",
+        "PREFECT_API_URL": "https://127.0.0.1:4200/api",
+        "PREFECT_API_SSL_CERT_FILE": "/etc/ssl/selfhosted-prefect/ca.pem",
         "PREFECT_SERVER_DATABASE_MIGRATE_ON_START": "false",
         "PREFECT_SERVER_DATABASE_SQLALCHEMY_CONNECT_ARGS_TLS_ENABLED": "true",
         "PREFECT_SERVER_DATABASE_SQLALCHEMY_CONNECT_ARGS_TLS_CA_FILE": "/etc/ssl/selfhosted-prefect/ca.pem",
@@ -230,10 +246,12 @@ def test_the_instance_password_wins_over_the_role_default_and_an_empty_one_stays
 
 
 @pytest.mark.parametrize("bind, local", [
-    ("0.0.0.0", "http://127.0.0.1:4200/api"),
-    ("::", "http://127.0.0.1:4200/api"),
-    ("10.0.0.5", "http://10.0.0.5:4200/api"),
-    ("fd00::5", "http://[fd00::5]:4200/api"),
+    ("0.0.0.0", "https://127.0.0.1:4200/api"),
+    ("::", "https://127.0.0.1:4200/api"),
+    ("10.0.0.5", "https://10.0.0.5:4200/api"),
+    ("fd00::5", "https://[fd00::5]:4200/api"),
+    ("127.0.0.1", "http://127.0.0.1:4200/api"),
+    ("::1", "http://[::1]:4200/api"),
 ])
 def test_the_local_api_url_follows_the_bind_address(bind, local):
     m = model({"name": "default", "port": 4200, "bind_address": bind})
@@ -244,7 +262,8 @@ def test_the_local_api_url_follows_the_bind_address(bind, local):
 def test_the_external_url_given_or_built_from_the_host():
     assert model({"name": "a", "port": 1, "external_api_url": "https://prefect.example/api"})[
         "external_api_url"] == "https://prefect.example/api"
-    assert model(external_host="2001:db8::1")["external_api_url"] == "http://[2001:db8::1]:4200/api"
+    assert model(external_host="2001:db8::1")["external_api_url"] == "https://[2001:db8::1]:4200/api"
+    assert model(external_host="2001:db8::1", api_tls=False)["external_api_url"] == "http://[2001:db8::1]:4200/api"
 
 
 @pytest.mark.parametrize("entry, context, anonymous", [
@@ -321,15 +340,18 @@ def test_a_cluster_member_serves_verified_tls_with_uvicorn_as_prefect_runs_it():
     ({}, {"api_tls": "false"}, False),
     ({"tls": True}, {"api_tls": "false"}, True),
 ])
-def test_api_tls_follows_the_setting_and_the_bind_address(entry, context, tls):
-    m = model({"name": "default", "port": 4200, "cluster": {}, **entry}, **context)
+@pytest.mark.parametrize("cluster", [{"cluster": {}}, {}], ids=["clustered", "standalone"])
+def test_api_tls_follows_the_setting_and_the_bind_address(entry, context, tls, cluster):
+    m = model({"name": "default", "port": 4200, **cluster, **entry}, **context)
     assert (m["tls"] is not None) is tls
     assert m["local_api_url"].startswith("https://" if tls else "http://")
     assert (m["command"][1:3] == ["-m", "uvicorn"]) is tls
     assert ("PREFECT_API_SSL_CERT_FILE" in m["settings"]) is tls
-    if not tls:
+    if not tls and cluster:
         assert m["command"] == ["/opt/prefect-server/3.8.8/bin/prefect", "server", "start", "--no-services",
                                 "--workers", "1"]
+    if not tls and not cluster:
+        assert m["command"] == ["/opt/prefect-server/3.8.8/bin/prefect", "server", "start"]
 
 
 @pytest.mark.parametrize("entry, rule", [
@@ -370,8 +392,11 @@ def test_redis_tls_follows_the_setting_and_the_host(redis, tls):
     assert ("PREFECT_REDIS_MESSAGING_URL" in m["environment"]) is tls
 
 
-def test_a_standalone_instance_on_a_local_database_verifies_nothing():
-    assert not model(database={"host": "localhost"})["verifies_tls"]
+def test_a_loopback_instance_on_a_local_database_verifies_nothing():
+    assert not model({"name": "default", "port": 4200, "bind_address": "127.0.0.1"},
+                     database={"host": "localhost"})["verifies_tls"]
+    # Its own API's certificate, then.
+    assert model(database={"host": "localhost"})["verifies_tls"]
     assert model()["verifies_tls"]
 
 
