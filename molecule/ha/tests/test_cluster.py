@@ -139,6 +139,24 @@ def test_https_answers_tell_browsers_to_keep_to_https(hosts):
     assert "amplitude" not in policy
 
 
+def test_the_load_balancer_publishes_the_cas_revocation_list(hosts, ca_file):
+    """Every certificate the collection's CA issued names the list; lb1
+    serves it on its HTTP port (DER, signed by the CA), the one answer
+    there that is not a redirect."""
+    client, lb = hosts["client1"], hosts["lb1"]
+    url = "http://lb1/selfhosted-prefect/ca.crl"
+    for host, cert in ((lb, "/etc/haproxy/selfhosted-prefect/frontend.pem"),
+                       (hosts["api1"], "/etc/ssl/selfhosted-prefect/api.pem"),
+                       (hosts["db1"], "/etc/ssl/selfhosted-prefect/postgresql.pem")):
+        text = host.check_output(f"openssl x509 -in {cert} -noout -ext crlDistributionPoints")
+        assert f"URI:{url}" in text, (cert, text)
+    client.check_output(f"curl -fsS -o /tmp/ca.crl {url}")
+    verified = client.run("openssl crl -inform DER -in /tmp/ca.crl -CAfile /etc/selfhosted-prefect/ca/hosted.pem "
+                          "-noout -nextupdate")
+    assert verified.rc == 0 and "verify OK" in verified.stderr + verified.stdout, verified.stderr
+    assert client.check_output(f"curl -sS -o /dev/null -w '%{{http_code}}' http://lb1/api/health") == "301"
+
+
 def test_ui_settings_report_the_https_url(ca_file):
     assert https_json(ca_file, "/ui-settings")["api_url"] == f"{PUBLISHED_URL}/api"
 
