@@ -154,7 +154,7 @@ def test_the_load_balancer_publishes_the_cas_revocation_list(hosts, ca_file):
     verified = client.run("openssl crl -inform DER -in /tmp/ca.crl -CAfile /etc/selfhosted-prefect/ca/hosted.pem "
                           "-noout -nextupdate")
     assert verified.rc == 0 and "verify OK" in verified.stderr + verified.stdout, verified.stderr
-    assert client.check_output(f"curl -sS -o /dev/null -w '%{{http_code}}' http://lb1/api/health") == "301"
+    assert client.check_output("curl -sS -o /dev/null -w '%{http_code}' http://lb1/api/health") == "301"
 
 
 def test_ui_settings_report_the_https_url(ca_file):
