@@ -4,6 +4,7 @@ its background services on api1 only, Redis and PostgreSQL on db1.
 test_load.py then puts it under load; this module runs before it (file order).
 """
 
+import json
 import re
 import time
 import urllib.parse
@@ -155,6 +156,31 @@ def test_the_load_balancer_publishes_the_cas_revocation_list(hosts, ca_file):
                           "-noout -nextupdate")
     assert verified.rc == 0 and "verify OK" in verified.stderr + verified.stdout, verified.stderr
     assert client.check_output("curl -sS -o /dev/null -w '%{http_code}' http://lb1/api/health") == "301"
+
+
+def test_a_revoked_serial_is_listed_once_a_converge_ran(hosts, run_playbook):
+    """prefect_pki_revoked reaches the list lb1 serves with a converge of
+    the TLS concern; the next converge without it lists nothing again."""
+    client = hosts["client1"]
+    serial = int(hosts["api2"].check_output("openssl x509 -in /etc/ssl/selfhosted-prefect/api.pem -noout -serial")
+                 .split("=", 1)[1], 16)
+
+    def listed():
+        client.check_output("curl -fsS -o /tmp/ca.crl http://lb1/selfhosted-prefect/ca.crl")
+        text = client.check_output("openssl crl -inform DER -in /tmp/ca.crl -noout -text")
+        return re.findall(r"Serial Number: ([0-9A-F]+)", text)
+
+    assert listed() == []
+    try:
+        revoked = run_playbook("--limit", "lb1", "--tags", "tls", "-e",
+                               json.dumps({"prefect_pki_revoked": [{"serial_number": serial}]}),
+                               "selfhosted.prefect.site")
+        assert revoked.returncode == 0, revoked.stdout[-3000:] + revoked.stderr[-2000:]
+        assert [int(number, 16) for number in listed()] == [serial]
+    finally:
+        restored = run_playbook("--limit", "lb1", "--tags", "tls", "selfhosted.prefect.site")
+    assert restored.returncode == 0, restored.stdout[-3000:] + restored.stderr[-2000:]
+    assert listed() == []
 
 
 def test_ui_settings_report_the_https_url(ca_file):
