@@ -61,13 +61,26 @@ def opens_tls(data):
     return data.startswith(TLS_HANDSHAKE)
 
 
-def tls_by_hop(wire):
-    """{(client, server, port): [whether each connection opened with TLS]}."""
+def hops_not_in_tls(wire, expected):
+    """Prints the connections seen of each expected (client, server, port)
+    hop; returns the expected hops never seen and, for every hop between the
+    hosts, how many of its connections did not open with TLS."""
     seen = defaultdict(list)
     for (_stream, client, server, port, sender), data in wire.items():
         if sender == client:
             seen[(client, server, port)].append(opens_tls(data))
-    return seen
+    for hop in expected:
+        print(f"{hop}: {len(seen[hop])} connection(s)")
+    missing = [hop for hop in expected if not seen[hop]]
+    plaintext = {hop: tls.count(False) for hop, tls in seen.items() if not all(tls)}
+    return missing, plaintext
+
+
+def payload_bytes(wire):
+    """All the payload between the hosts, printed with its connection count."""
+    total = sum(len(data) for data in wire.values())
+    print(f"{len(wire)} directions of {len({key[0] for key in wire})} connections, {total} bytes")
+    return total
 
 
 def plaintext_http(wire, redirectors=()):
