@@ -524,13 +524,19 @@ class ProfilesFile:
         blank lines that end the table (often the comment above the next
         [profiles.X] header) stay where they are."""
         table = self.doc["profiles"][profile]
-        keys = [k for k, _item in table.value.body if k is not None]
-        if key in table or not table.value.body:
+        if key in table:
             table[key] = value
-        elif keys:
-            table.value._insert_after(keys[-1], key, value)
-        else:
-            table.value._insert_at(0, key, value)
+            return
+        # Only tomlkit's public appending is stable across its releases: set
+        # the trailing comments aside, append the key, and put them back.
+        body = table.value.body
+        first_trailing = len(body)
+        while first_trailing and body[first_trailing - 1][0] is None:
+            first_trailing -= 1
+        trailing = body[first_trailing:]
+        del body[first_trailing:]
+        table[key] = value
+        body.extend(trailing)
 
     def remove_setting(self, profile, key):
         del self.doc["profiles"][profile][key]
