@@ -99,7 +99,7 @@ def test_rolling_restart_fails_no_request(hosts, ca_file, auth_string, run_playb
     load = Load(ca_file, auth_string, tmp_path)
     load.wait_runs(SETTLE_RUNS, "the load running before the restart")
     started = time.monotonic()
-    result = run_playbook("--limit", "ha", "selfhosted.prefect.rolling_restart")
+    result = run_playbook("selfhosted.prefect.rolling_restart")
     took = time.monotonic() - started
     load.wait_runs(SETTLE_RUNS, "the load running on after the restart")
     summary = load.stop()
@@ -127,7 +127,7 @@ def test_rollout_with_a_migration_migrates_once_and_fails_no_request(hosts, ca_f
         before[name] = migrations(name)
     load = Load(ca_file, auth_string, tmp_path)
     load.wait_runs(SETTLE_RUNS, "the load running before the rollout")
-    result = run_playbook("--limit", "prefect_server:prefect_loadbalancer:&ha", "selfhosted.prefect.site")
+    result = run_playbook("--limit", "prefect_server:prefect_loadbalancer", "selfhosted.prefect.site")
     load.wait_runs(SETTLE_RUNS, "the load running on after the rollout")
     summary = load.stop()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
