@@ -3,7 +3,7 @@ removed.
 
 default:  port 4200, PostgreSQL database orion, client profile "hosted"
 personal: port 4202, SQLite /var/lib/prefect/personal/orion_personal.db, client profile "personal"
-scratch:  port 4204, removed by test_removed_instance_stopped_and_disabled
+scratch:  port 4204, removed and brought back by test_removed_instance_stopped_and_disabled
 """
 
 import json
@@ -119,15 +119,22 @@ def test_flow_run_stays_in_its_instance(host, name, other):
 
 def test_removed_instance_stopped_and_disabled(host, hostvar, run_playbook):
     """A converge of multi1 whose variables no longer name scratch stops and
-    disables it (the other tests do not use scratch: any order works)."""
+    disables it, and keeps its data; the next converge, with the inventory
+    as written, brings it back (so the tests after this one, the drift
+    report's among them, find the host as the converge left it)."""
     assert host.service("prefect-server@scratch.service").is_running, "the converge did not start scratch"
     kept = [i for i in hostvar("multi1", "multi_instance_all") if i["name"] != "scratch"]
     result = run_playbook("--limit", "multi1", "-e", json.dumps({"prefect_server_instances": kept}),
                           "selfhosted.prefect.site")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    service = host.service("prefect-server@scratch.service")
-    assert not service.is_running and not service.is_enabled
-    assert not host.socket("tcp://0.0.0.0:4204").is_listening
-    assert not host.file("/etc/prefect-server/scratch.env").exists
-    # Its data stays unless prefect_server_purge_removed_instances is true.
-    assert host.file("/var/lib/prefect/scratch").is_directory
+    try:
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+        service = host.service("prefect-server@scratch.service")
+        assert not service.is_running and not service.is_enabled
+        assert not host.socket("tcp://0.0.0.0:4204").is_listening
+        assert not host.file("/etc/prefect-server/scratch.env").exists
+        # Its data stays unless prefect_server_purge_removed_instances is true.
+        assert host.file("/var/lib/prefect/scratch").is_directory
+    finally:
+        restored = run_playbook("--limit", "multi1", "selfhosted.prefect.site")
+    assert restored.returncode == 0, restored.stdout[-3000:] + restored.stderr[-2000:]
+    assert host.service("prefect-server@scratch.service").is_running

@@ -25,10 +25,12 @@ def secrets(inventory_vars):
 
 
 def task_output(output, task_name):
-    """What a task printed: from its header to the next task's."""
-    parts = output.split(f"{task_name}]", 1)
-    assert len(parts) == 2, f"no task {task_name!r} ran"
-    return parts[1].split("TASK [", 1)[0]
+    """What a task printed, on every host that ran it (the server play runs
+    one host after the other, multi1 too): from each of its headers to the
+    next task's."""
+    parts = output.split(f"{task_name}]")
+    assert len(parts) > 1, f"no task {task_name!r} ran"
+    return "".join(part.split("TASK [", 1)[0] for part in parts[1:])
 
 
 def assert_no_secret(output, secrets):
