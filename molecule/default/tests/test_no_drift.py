@@ -16,6 +16,6 @@ def test_drift_report_is_clean_after_converge(run_playbook, tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     print((tmp_path / "summary.txt").read_text())
     assert result.returncode == 0, result.stdout[-3000:]
-    assert sorted(summary["hosts"]) == ["client1", "db1", "server1", "worker1"]
+    assert sorted(summary["hosts"]) == ["client1", "db1", "multi1", "server1", "worker1"]
     assert summary["drifted_hosts"] == []
     assert summary["error_hosts"] == []
