@@ -165,21 +165,40 @@ def database_identity(db):
     return f"postgresql://{db['user']}@{db['host']}:{db['port']}/{db['name']}"
 
 
+def redis_location(redis):
+    """Where a Redis URL points: the Sentinels and the name they monitor the
+    primary under ("s1:26379,s2:26379/prefect"), or the one host ("db1:6379")."""
+    if redis.get("sentinels"):
+        members = ",".join(f"{url_host(host)}:{redis['sentinel_port']}" for host in redis["sentinels"])
+        return f"{members}/{redis['sentinel_service']}"
+    return f"{url_host(redis['host'])}:{redis['port']}"
+
+
+def redis_scheme(redis):
+    return ("rediss" if redis.get("tls") else "redis") + ("+sentinel" if redis.get("sentinels") else "")
+
+
 def redis_url(redis, db, ca_file=""):
-    """A Redis URL with its credentials (redis-py's form, which prefect-redis
-    and Docket read): rediss:// verifying the certificate and host name
-    against ca_file when redis["tls"]."""
-    url = (f"{'rediss' if redis.get('tls') else 'redis'}://{url_part(redis['username'])}:{url_part(redis['password'])}"
-           f"@{url_host(redis['host'])}:{redis['port']}/{db}")
+    """A Redis URL with its credentials (the form prefect-redis and Docket
+    read): rediss:// verifying the certificate and host name against ca_file
+    when redis["tls"]; through the Sentinels when it names them, which take
+    the same user and password (sentinel_username/_password) and the same
+    TLS options."""
+    url = (f"{redis_scheme(redis)}://{url_part(redis['username'])}:{url_part(redis['password'])}"
+           f"@{redis_location(redis)}/{db}")
+    query = {}
+    if redis.get("sentinels"):
+        query.update({"sentinel_username": redis["username"], "sentinel_password": redis["password"]})
     if redis.get("tls"):
-        url += "?" + urlencode({"ssl_cert_reqs": "required", "ssl_ca_certs": ca_file, "ssl_check_hostname": "true"})
+        query.update({"ssl_cert_reqs": "required", "ssl_ca_certs": ca_file, "ssl_check_hostname": "true"})
+    if query:
+        url += "?" + urlencode(query, quote_via=quote)
     return url
 
 
 def redis_identity(redis, db):
     """What the cluster file shows of a Redis URL: no password, no query."""
-    return (f"{'rediss' if redis.get('tls') else 'redis'}://{redis['username']}@{url_host(redis['host'])}"
-            f":{redis['port']}/{db}")
+    return f"{redis_scheme(redis)}://{redis['username']}@{redis_location(redis)}/{db}"
 
 
 def serves_tls(entry, default, bind_address):
@@ -256,7 +275,9 @@ def server_instance(entry, context):
     redis = dict(context["redis"])
     redis.update(cluster.get("redis") or {})
     # Verified TLS on every hop between hosts; a Redis on this host is no hop.
-    redis["tls"] = _bool(redis.get("tls", True)) and not is_loopback(str(redis["host"]))
+    redis["sentinels"] = list(redis.get("sentinels") or [])
+    redis["tls"] = _bool(redis.get("tls", True)) and (
+        bool(redis["sentinels"]) or not is_loopback(str(redis["host"])))
     services_hosts = list(cluster.get("services_hosts") or [context["services_host"]])
 
     settings = {
@@ -289,18 +310,23 @@ def server_instance(entry, context):
     cluster_environment = {}
     if clustered:
         environment["PREFECT_SERVER_DOCKET_URL"] = redis_url(redis, redis["docket_db"], ca_file)
-        if redis["tls"]:
-            # Only a URL carries the CA to prefect-redis; with it set, the
-            # discrete settings must stay unset (each would warn at start).
+        cluster_environment = {
+            "PREFECT_REDIS_MESSAGING_SOCKET_TIMEOUT": str(redis.get("socket_timeout", 10)),
+            "PREFECT_REDIS_MESSAGING_SOCKET_CONNECT_TIMEOUT": str(redis.get("socket_connect_timeout", 5)),
+        }
+        if redis["tls"] or redis.get("sentinels"):
+            # Only a URL carries the CA or the Sentinels to prefect-redis;
+            # with it set, the discrete settings must stay unset (each would
+            # warn at start).
             environment["PREFECT_REDIS_MESSAGING_URL"] = redis_url(redis, redis["messaging_db"], ca_file)
         else:
             environment["PREFECT_REDIS_MESSAGING_PASSWORD"] = redis["password"]
-            cluster_environment = {
+            cluster_environment.update({
                 "PREFECT_REDIS_MESSAGING_HOST": str(redis["host"]),
                 "PREFECT_REDIS_MESSAGING_PORT": str(redis["port"]),
                 "PREFECT_REDIS_MESSAGING_DB": str(redis["messaging_db"]),
                 "PREFECT_REDIS_MESSAGING_USERNAME": str(redis["username"]),
-            }
+            })
 
     api_workers = int(context["api_workers"] if cluster.get("api_workers") is None else cluster["api_workers"])
     # Who may reach the API on another host's behalf: the load balancers of

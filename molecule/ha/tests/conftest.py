@@ -12,7 +12,7 @@ from ha_cluster import wait_serving
 def hosts(inventory):
     """testinfra hosts by inventory name."""
     return {name: testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory)
-            for name in ("db1", "api1", "api2", "lb1", "client1")}
+            for name in ("db1", "db2", "db3", "api1", "api2", "lb1", "client1")}
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +35,15 @@ def cluster_serving(hosts):
     converge left it."""
     yield
     wait_serving(hosts)
+
+
+@pytest.fixture(scope="session")
+def redis_password(inventory_vars):
+    """The Prefect user's Redis password as the inventory holds it."""
+    return inventory_vars["db1"]["vault_prefect_redis_password"]
+
+
+@pytest.fixture(scope="session")
+def replication_password(inventory_vars):
+    """The password of the replicas' and the Sentinels' users."""
+    return inventory_vars["db1"]["vault_prefect_redis_replication_password"]

@@ -7,9 +7,11 @@ import io
 import json
 import re
 import ssl
+import subprocess
 import time
 import urllib.request
 import uuid
+from datetime import datetime, timedelta, timezone
 
 PUBLISHED_URL = "https://127.0.0.1:8443"
 INSTANCE = "default"
@@ -117,3 +119,103 @@ def wait_writes(ca_file, auth, timeout=60):
             return False
 
     assert wait_for(writes, timeout), f"no write went through lb1 within {timeout} s; last error: {errors[-1:]}"
+
+
+# Redis under Sentinels (prefect_redis on three hosts).
+REDIS_HOSTS = ("db1", "db2", "db3")
+REDIS_CA_FILE = "/etc/ssl/selfhosted-prefect/ca.pem"
+
+
+def redis_cli(host, commands, port=6379, check=True):
+    """redis-cli over TLS (the only way in) in the container, the commands on
+    its stdin: a password is on no command line, not even the test's own.
+    Its output, one reply element per line."""
+    return subprocess.run(["docker", "exec", "-i", host.backend.get_hostname(), "redis-cli", "--tls",
+                           "--cacert", REDIS_CA_FILE, "-p", str(port)],
+                          input=commands + "\n", capture_output=True, text=True, check=check, timeout=30).stdout
+
+
+def redis_auth(user, password):
+    """redis-cli's AUTH line, the password double-quoted (it may hold spaces)."""
+    return 'AUTH %s "%s"' % (user, password.replace("\\", "\\\\").replace('"', '\\"'))
+
+
+def sentinel_cli(host, password, commands):
+    """Commands to the host's Sentinel as its administrative user."""
+    return redis_cli(host, redis_auth("sentinel", password) + "\n" + commands, port=26379, check=False)
+
+
+_ADDRESSES = {}
+
+
+def address(host):
+    """The host's address on the scenario's network, remembered: a killed
+    host's address is still asked for."""
+    name = host.backend.get_hostname()
+    if name not in _ADDRESSES:
+        _ADDRESSES[name] = host.check_output("hostname -I").split()[0]
+    return _ADDRESSES[name]
+
+
+def sentinel_answer(host, password):
+    """The primary's address as this host's Sentinel names it, or None."""
+    try:
+        lines = sentinel_cli(host, password, "SENTINEL GET-MASTER-ADDR-BY-NAME prefect").split()
+    except subprocess.TimeoutExpired:
+        return None
+    return lines[1] if len(lines) == 3 and lines[0] == "OK" else None
+
+
+def redis_primary(hosts, password, among=REDIS_HOSTS):
+    """The inventory name of the Redis primary every Sentinel of `among`
+    names, or None while they disagree or one does not answer."""
+    names = {address(hosts[name]): name for name in REDIS_HOSTS}
+    answers = {sentinel_answer(hosts[name], password) for name in among}
+    if len(answers) != 1 or None in answers:
+        return None
+    (primary,) = answers
+    return names.get(primary)
+
+
+def replication(host, password):
+    """INFO replication of the host's Redis as a mapping."""
+    out = redis_cli(host, redis_auth("prefect", password) + "\nINFO replication")
+    return dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+
+
+def scheduled_starts(ca_file, auth, deployment_id):
+    """The expected start times of a deployment's runs."""
+    runs = https_json(ca_file, "/api/flow_runs/filter",
+                      {"deployments": {"id": {"any_": [deployment_id]}}, "limit": 200}, auth)
+    return [run["expected_start_time"] for run in runs]
+
+
+def interval_deployment(ca_file, auth, seconds=600):
+    """A deployment on an interval schedule anchored an hour ahead: the
+    scheduler fills its next slots, none of which starts during the test."""
+    flow = https_json(ca_file, "/api/flows/", {"name": f"molecule-ha-scheduled-{uuid.uuid4().hex[:8]}"}, auth)
+    anchor = (datetime.now(timezone.utc) + timedelta(hours=1)).replace(microsecond=0)
+    return https_json(ca_file, "/api/deployments/", {
+        "name": f"every-{seconds}-s",
+        "flow_id": flow["id"],
+        "schedules": [{"schedule": {"interval": seconds, "anchor_date": anchor.isoformat()}, "active": True}],
+    }, auth)
+
+
+def completed_run(ca_file, auth):
+    """A flow run created and moved RUNNING then COMPLETED; its id."""
+    flow = https_json(ca_file, "/api/flows/", {"name": "molecule-ha-probe"}, auth)
+    run = https_json(ca_file, "/api/flow_runs/", {"flow_id": flow["id"], "name": f"probe-{uuid.uuid4().hex[:8]}"}, auth)
+    for state in ("RUNNING", "COMPLETED"):
+        https_json(ca_file, f"/api/flow_runs/{run['id']}/set_state", {"state": {"type": state}}, auth)
+    return run["id"]
+
+
+def event_stored(ca_file, auth, flow_run_id):
+    """Whether the event of the run's completion went through Redis (the
+    messaging) into the database."""
+    found = https_json(ca_file, "/api/events/filter", {
+        "filter": {"event": {"name": ["prefect.flow-run.Completed"]},
+                   "resource": {"id": [f"prefect.flow-run.{flow_run_id}"]}},
+        "limit": 5}, auth)
+    return len(found.get("events", [])) > 0

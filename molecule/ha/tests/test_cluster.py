@@ -1,17 +1,16 @@
 """The clustered instance from outside: api1 and api2 behind lb1 over HTTPS,
-its background services on api1 only, Redis and PostgreSQL on db1.
+its background services on api1 only, PostgreSQL on db1, Redis on db1 to db3
+under Sentinels.
 
 test_load.py then puts it under load; this module runs before it (file order).
 """
 
 import json
 import re
-import time
 import urllib.parse
-import uuid
-from datetime import datetime, timedelta, timezone
 
-from ha_cluster import INSTANCE, PUBLISHED_URL, haproxy_servers, https_json, run_flow_on_client
+from ha_cluster import (INSTANCE, PUBLISHED_URL, haproxy_servers, https_json, interval_deployment, run_flow_on_client,
+                        scheduled_starts, wait_for)
 
 
 def test_api_on_both_hosts_services_on_api1_only(hosts):
@@ -100,17 +99,21 @@ def test_redis_settings_visible_password_in_env_file_only(hosts, inventory_vars)
                  'PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE = "prefect_redis.lease_storage"'):
         assert line in profile
     cluster = api.file(f"/etc/prefect-server/{INSTANCE}.cluster").content_string
-    assert "# Messaging: rediss://prefect@db1:6379/0" in cluster
-    assert "# Docket:    rediss://prefect@db1:6379/1" in cluster
+    members = "db1:26379,db2:26379,db3:26379/prefect"
+    assert f"# Messaging: rediss+sentinel://prefect@{members}/0" in cluster
+    assert f"# Docket:    rediss+sentinel://prefect@{members}/1" in cluster
+    assert "PREFECT_REDIS_MESSAGING_SOCKET_TIMEOUT=10" in cluster
     encoded = urllib.parse.quote(password, safe="")
     for text in (profile, cluster):
         assert password not in text and encoded not in text and "PASSWORD" not in text
     env = api.file(f"/etc/prefect-server/{INSTANCE}.env")
     assert env.mode == 0o640 and env.user == "root" and env.group == "prefect"
-    # TLS verified against the collection's CA, host name included.
-    query = "?ssl_cert_reqs=required&ssl_ca_certs=%2Fetc%2Fssl%2Fselfhosted-prefect%2Fca.pem&ssl_check_hostname=true"
+    # The Sentinels with the same user and password; TLS verified against
+    # the collection's CA, host name included.
+    query = (f"?sentinel_username=prefect&sentinel_password={encoded}&ssl_cert_reqs=required"
+             "&ssl_ca_certs=%2Fetc%2Fssl%2Fselfhosted-prefect%2Fca.pem&ssl_check_hostname=true")
     for name, db in (("PREFECT_REDIS_MESSAGING_URL", 0), ("PREFECT_SERVER_DOCKET_URL", 1)):
-        assert f'{name}="rediss://prefect:{encoded}@db1:6379/{db}{query}"' in env.content_string, name
+        assert f'{name}="rediss+sentinel://prefect:{encoded}@{members}/{db}{query}"' in env.content_string, name
 
 
 def test_no_setting_warnings_or_scheduler_errors_since_start(hosts):
@@ -212,22 +215,14 @@ def test_both_api_hosts_served_requests(hosts, ca_file, auth_string):
 def test_interval_schedule_creates_each_run_once(ca_file, auth_string):
     """The scheduler (in prefect-services@ on api1) fills the schedule; with
     one services process, or several sharing Docket, each slot appears once."""
-    flow = https_json(ca_file, "/api/flows/", {"name": f"molecule-ha-scheduled-{uuid.uuid4().hex[:8]}"}, auth_string)
-    anchor = (datetime.now(timezone.utc) + timedelta(hours=1)).replace(microsecond=0)
-    deployment = https_json(ca_file, "/api/deployments/", {
-        "name": "every-ten-minutes",
-        "flow_id": flow["id"],
-        "schedules": [{"schedule": {"interval": 600, "anchor_date": anchor.isoformat()}, "active": True}],
-    }, auth_string)
-    deadline = time.monotonic() + 120
-    runs = []
-    while time.monotonic() < deadline:
-        runs = https_json(ca_file, "/api/flow_runs/filter",
-                          {"deployments": {"id": {"any_": [deployment["id"]]}}, "limit": 200}, auth_string)
-        if len(runs) >= 3:
-            break
-        time.sleep(3)
-    starts = [run["expected_start_time"] for run in runs]
+    deployment = interval_deployment(ca_file, auth_string)
+    starts = []
+
+    def filled():
+        starts[:] = scheduled_starts(ca_file, auth_string, deployment["id"])
+        return len(starts) >= 3
+
+    wait_for(filled, 120, 3)
     print(f"\nscheduled runs of the deployment: {len(starts)}, distinct start times: {len(set(starts))}")
     assert len(starts) >= 3
     assert len(starts) == len(set(starts))

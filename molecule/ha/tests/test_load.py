@@ -18,7 +18,8 @@ import time
 
 import pytest
 
-from ha_cluster import INSTANCE, PUBLISHED_URL, haproxy_servers, wait_for
+from ha_cluster import (INSTANCE, PUBLISHED_URL, REDIS_HOSTS, completed_run, event_stored, haproxy_servers,
+                        interval_deployment, redis_primary, replication, scheduled_starts, sentinel_cli, wait_for)
 
 LOAD_SCRIPT = pathlib.Path(__file__).resolve().parents[3] / "benchmarks" / "prefect_load.py"
 CLIENTS = 32
@@ -168,8 +169,12 @@ def test_kill_9_fails_only_requests_in_flight(hosts, ca_file, auth_string, tmp_p
     assert late == []
 
 
-@pytest.mark.parametrize("host, unit", [("db1", "redis-server.service"), ("db1", "postgresql.service")])
-def test_recovers_from_a_backend_restart_unattended(hosts, ca_file, auth_string, tmp_path, host, unit):
+@pytest.mark.parametrize("host, unit", [("redis primary", "redis-server.service"), ("db1", "postgresql.service")])
+def test_recovers_from_a_backend_restart_unattended(hosts, ca_file, auth_string, replication_password, tmp_path,
+                                                    host, unit):
+    if host == "redis primary":
+        host = redis_primary(hosts, replication_password)
+        assert host, "the Sentinels do not agree on a primary"
     load = Load(ca_file, auth_string, tmp_path)
     load.wait_runs(SETTLE_RUNS, f"the load running before the restart of {unit}")
     restarted_at = time.time()
@@ -186,3 +191,73 @@ def test_recovers_from_a_backend_restart_unattended(hosts, ca_file, auth_string,
     ended = summary["started"] + summary["seconds"]
     assert summary["runs"] > 0
     assert all(e["failed"] < ended - 10 for e in errors), errors[-3:]
+
+
+def test_the_loss_of_the_redis_primarys_host(hosts, ca_file, auth_string, redis_password, replication_password,
+                                             run_playbook, tmp_path):
+    """docker kill of the Redis primary's host under load: the Sentinels
+    promote a replica, the servers follow it (redis+sentinel://): writes,
+    events (messaging) and the scheduler (Docket) work again, each
+    scheduled slot once. The host, started again, rejoins as a replica on
+    its own; a converge then writes the new primary into the files, and the
+    next converge changes nothing. Every figure is printed."""
+    old = redis_primary(hosts, replication_password)
+    assert old, "the Sentinels do not agree on a primary"
+    survivors = [name for name in REDIS_HOSTS if name != old]
+    container = hosts[old].backend.get_hostname()
+    load = Load(ca_file, auth_string, tmp_path)
+    load.wait_runs(SETTLE_RUNS, "the load running before the kill")
+    killed_at = time.time()
+    subprocess.run(["docker", "kill", container], check=True, capture_output=True)
+    new = []
+    promoted = wait_for(lambda: new.append(redis_primary(hosts, replication_password, survivors)) or
+                        new[-1] not in (None, old), 60, 0.2)
+    promoted_at = time.time()
+    load.wait_runs(SETTLE_RUNS, "the load running on after the failover")
+    # Messaging: a run completed now has its event stored.
+    probe_at = time.time()
+    run_id = completed_run(ca_file, auth_string)
+    events = wait_for(lambda: event_stored(ca_file, auth_string, run_id), 60, 0.5)
+    events_at = time.time()
+    # Docket and the scheduler: a new deployment's slots filled, each once.
+    deployment = interval_deployment(ca_file, auth_string)
+    starts = []
+    filled = wait_for(lambda: starts.__setitem__(slice(None), scheduled_starts(ca_file, auth_string, deployment["id"]))
+                      or len(starts) >= 3, 120, 1)
+    filled_at = time.time()
+    summary = load.stop()
+    errors = summary["errors"]
+    recovered = (max(e["failed"] for e in errors) - killed_at) if errors else 0.0
+
+    subprocess.run(["docker", "start", container], check=True, capture_output=True)
+    started_at = time.time()
+
+    def rejoined():
+        try:
+            state = replication(hosts[old], redis_password)
+        except Exception:  # noqa: BLE001 - Redis not up yet
+            return False
+        return state.get("role") == "slave" and state.get("master_link_status") == "up"
+
+    replica_again = wait_for(rejoined, 120, 0.5)
+    rejoined_at = time.time()
+    sentinels = sentinel_cli(hosts[old], replication_password, "SENTINEL CKQUORUM prefect")
+    first = run_playbook("--limit", "prefect_redis", "--tags", "redis", "selfhosted.prefect.site")
+    second = run_playbook("--limit", "prefect_redis", "--tags", "redis", "selfhosted.prefect.site")
+    recap = [line for line in second.stdout.splitlines() if " : ok=" in line]
+
+    report(f"docker kill of {old}, the Redis primary's host, under load", summary,
+           f"; {new[-1]} promoted after {promoted_at - killed_at:.1f} s; last failed request "
+           f"{recovered:.1f} s after the kill; an event stored {events_at - probe_at:.1f} s after its run; "
+           f"a new schedule filled {filled_at - events_at:.1f} s after its creation; "
+           f"{old} a replica again {rejoined_at - started_at:.1f} s after its start")
+    assert promoted, f"no replica promoted within 60 s: {new[-5:]}"
+    assert promoted_at - killed_at < 30
+    assert recovered < 30, errors[-3:]
+    assert events, "no event of a run completed after the failover was stored within 60 s"
+    assert filled and len(starts) == len(set(starts)), starts
+    assert replica_again, f"{old} did not rejoin as a replica within 120 s"
+    assert "OK 3 usable Sentinels" in sentinels, sentinels
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-2000:]
+    assert second.returncode == 0 and recap and all("changed=0" in line for line in recap), \
+        "\n".join(recap) or second.stdout[-3000:]

@@ -1,9 +1,9 @@
 """What crossed the scenario's network, from before its first container
 started through the converge, the idempotence and check runs, and a flow run
 from client1 (molecule/shared/pytest_plugin/wire_capture.py). Between the
-cluster's hosts: every connection to PostgreSQL, Redis, the API hosts and
-the load balancer is TLS, no plaintext HTTP but a redirect to HTTPS, and no
-form of the database password, the Redis password or the auth string in
+cluster's hosts: every connection to PostgreSQL, Redis, the Sentinels, the API hosts
+and the load balancer is TLS, no plaintext HTTP but a redirect to HTTPS, and
+no form of the database password, the Redis passwords or the auth string in
 any byte.
 
 The conftest runs this module first, so the capture ends before the load
@@ -14,9 +14,13 @@ import wire_capture
 from ha_cluster import run_flow_on_client
 from molecule_fixtures import secret_forms
 
-CLUSTER = ("db1", "api1", "api2", "lb1", "client1")
+CLUSTER = ("db1", "db2", "db3", "api1", "api2", "lb1", "client1")
+# Redis: db2 is the primary until test_load kills it; the replicas follow it,
+# the servers ask the Sentinels, and the Sentinels each other.
 HOPS = [("client1", "lb1", 443), ("lb1", "api1", 4200), ("lb1", "api2", 4200),
-        ("api1", "db1", 5432), ("api2", "db1", 5432), ("api1", "db1", 6379), ("api2", "db1", 6379)]
+        ("api1", "db1", 5432), ("api2", "db1", 5432), ("api1", "db2", 6379), ("api2", "db2", 6379),
+        ("db1", "db2", 6379), ("db3", "db2", 6379), ("api1", "db1", 26379), ("api2", "db3", 26379),
+        ("db1", "db3", 26379)]
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +44,7 @@ def test_no_secret_crosses_the_network(wire, inventory_vars):
     variables = inventory_vars["api1"]
     auth_string = variables["vault_prefect_auth_string"]
     forms = secret_forms([variables["vault_prefect_db_password"], variables["vault_prefect_redis_password"],
+                          variables["vault_prefect_redis_replication_password"],
                           auth_string, auth_string.split(":", 1)[1]])
     assert wire_capture.payload_bytes(wire) > 1_000_000, "the capture holds too little to say anything"
     assert not wire_capture.leaks(wire, forms)

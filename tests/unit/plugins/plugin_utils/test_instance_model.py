@@ -8,7 +8,7 @@ and the load balancers' servers."""
 from __future__ import annotations
 
 import copy
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from hypothesis import given, strategies as st
@@ -306,7 +306,8 @@ def test_a_cluster_member():
     assert m["settings"]["PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE"] == "prefect_redis.lease_storage"
     assert m["cluster_environment"] == {
         "PREFECT_REDIS_MESSAGING_HOST": "2001:db8::6", "PREFECT_REDIS_MESSAGING_PORT": "6379",
-        "PREFECT_REDIS_MESSAGING_DB": "0", "PREFECT_REDIS_MESSAGING_USERNAME": "prefect"}
+        "PREFECT_REDIS_MESSAGING_DB": "0", "PREFECT_REDIS_MESSAGING_USERNAME": "prefect",
+        "PREFECT_REDIS_MESSAGING_SOCKET_TIMEOUT": "10", "PREFECT_REDIS_MESSAGING_SOCKET_CONNECT_TIMEOUT": "5"}
     assert m["environment"]["PREFECT_REDIS_MESSAGING_PASSWORD"] == REDIS_PASSWORD
     docket = m["environment"]["PREFECT_SERVER_DOCKET_URL"]
     assert docket == "redis://prefect:r3d%21s%2Fp%40ss@[2001:db8::6]:6379/1"
@@ -370,8 +371,10 @@ def test_the_firewall_lets_in_the_load_balancers_or_the_clients(entry, rule):
 def test_a_cluster_member_reaches_redis_on_another_host_over_verified_tls():
     m = model({"name": "default", "port": 4200, "cluster": {"redis": {"host": "2001:db8::6"}}})
     assert m["redis"]["tls"] and m["verifies_tls"]
-    # With a URL set, prefect-redis warns about every discrete setting given.
-    assert m["cluster_environment"] == {}
+    # With a URL set, prefect-redis warns about every discrete setting given;
+    # the timeouts are no such setting.
+    assert m["cluster_environment"] == {
+        "PREFECT_REDIS_MESSAGING_SOCKET_TIMEOUT": "10", "PREFECT_REDIS_MESSAGING_SOCKET_CONNECT_TIMEOUT": "5"}
     assert "PREFECT_REDIS_MESSAGING_PASSWORD" not in m["environment"]
     query = "?ssl_cert_reqs=required&ssl_ca_certs=%2Fetc%2Fssl%2Fselfhosted-prefect%2Fca.pem&ssl_check_hostname=true"
     for name, db in (("PREFECT_REDIS_MESSAGING_URL", 0), ("PREFECT_SERVER_DOCKET_URL", 1)):
@@ -381,6 +384,36 @@ def test_a_cluster_member_reaches_redis_on_another_host_over_verified_tls():
     assert m["redis_messaging"] == "rediss://prefect@[2001:db8::6]:6379/0"
     assert m["redis_docket"] == "rediss://prefect@[2001:db8::6]:6379/1"
     assert not any(REDIS_PASSWORD in value or "r3d%21s" in value for value in (m["redis_messaging"], m["redis_docket"]))
+
+
+def test_a_cluster_member_finds_the_redis_primary_through_the_sentinels():
+    """The Sentinels take the data nodes' user and password and TLS options;
+    the host of a single Redis is then unused, and its being loopback does
+    not turn TLS off: the Sentinels name primaries on other hosts."""
+    m = model({"name": "default", "port": 4200, "cluster": {"redis": {
+        "host": "", "sentinels": ["db1", "db2", "2001:db8::7"], "sentinel_port": 26379, "sentinel_service": "prefect",
+        "socket_timeout": 7}}})
+    assert m["redis"]["tls"]
+    members = "db1:26379,db2:26379,[2001:db8::7]:26379/prefect"
+    query = ("?sentinel_username=prefect&sentinel_password=r3d%21s%2Fp%40ss&ssl_cert_reqs=required"
+             "&ssl_ca_certs=%2Fetc%2Fssl%2Fselfhosted-prefect%2Fca.pem&ssl_check_hostname=true")
+    for name, db in (("PREFECT_REDIS_MESSAGING_URL", 0), ("PREFECT_SERVER_DOCKET_URL", 1)):
+        assert m["environment"][name] == f"rediss+sentinel://prefect:r3d%21s%2Fp%40ss@{members}/{db}{query}", name
+        assert parse_qs(urlsplit(m["environment"][name].replace(members, "placeholder")).query)[
+            "sentinel_password"] == [REDIS_PASSWORD]
+    assert m["cluster_environment"]["PREFECT_REDIS_MESSAGING_SOCKET_TIMEOUT"] == "7"
+    assert m["redis_messaging"] == f"rediss+sentinel://prefect@{members}/0"
+    assert "PREFECT_REDIS_MESSAGING_PASSWORD" not in m["environment"]
+
+
+@given(st.text(min_size=1, max_size=30))
+def test_any_redis_password_survives_the_sentinel_url(password):
+    m = model({"name": "default", "port": 4200, "cluster": {"redis": {
+        "sentinels": ["db1"], "sentinel_port": 26379, "sentinel_service": "prefect", "password": password}}})
+    url = m["environment"]["PREFECT_SERVER_DOCKET_URL"]
+    parts = urlsplit(url.replace("db1:26379", "placeholder"))
+    assert unquote(parts.password) == password
+    assert parse_qs(parts.query)["sentinel_password"] == [password]
 
 
 @pytest.mark.parametrize("redis, tls", [({}, True), ({"tls": "False"}, False), ({"host": "127.0.0.1"}, False),
