@@ -57,10 +57,10 @@ class Visit:
     def __init__(self, driver):
         self.driver = driver
         self.requests = {}   # request id -> URL
+        self.with_credentials = set()  # request ids sent with an Authorization header
         self.responses = {}  # request id -> HTTP status
         self.failures = {}   # request id -> (error text, blocked reason)
         self.console = []
-        self.before_login = set()  # request ids sent before the login was submitted
 
     def collect(self):
         for entry in self.driver.get_log("performance"):
@@ -68,6 +68,8 @@ class Visit:
             params = message.get("params", {})
             if message["method"] == "Network.requestWillBeSent":
                 self.requests[params["requestId"]] = params["request"]["url"]
+                if any(name.lower() == "authorization" for name in params["request"].get("headers", {})):
+                    self.with_credentials.add(params["requestId"])
             elif message["method"] == "Network.responseReceived":
                 self.responses[params["requestId"]] = params["response"]["status"]
             elif message["method"] == "Network.loadingFailed":
@@ -94,9 +96,10 @@ class Visit:
         return any("Content Security Policy" in line and ANALYTICS_HOST in line for line in self.console)
 
     def api_answers(self):
-        """The statuses of the API calls made with the credentials."""
+        """The statuses of the API calls made with the credentials (a call
+        the login page made without them, answered 401, is not one)."""
         return [self.responses.get(rid) for rid, url in self.requests.items()
-                if url.startswith(f"{SITE}/api/") and rid not in self.before_login]
+                if url.startswith(f"{SITE}/api/") and rid in self.with_credentials]
 
 
 def log_in(bypass_policy, auth_string, page_loaded):
@@ -114,8 +117,6 @@ def log_in(bypass_policy, auth_string, page_loaded):
         assert urlsplit(driver.current_url).path == "/v2/login", driver.current_url
         assert field.get_attribute("placeholder") == "admin:pass", "the login page asks for user:password"
         field.send_keys(auth_string)
-        visit.collect()
-        visit.before_login = set(visit.requests)
         driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         WebDriverWait(driver, 60).until(lambda d: not d.find_elements(By.CSS_SELECTOR, "input[type=password]"))
         visit.wait_for(lambda: page_loaded(visit))

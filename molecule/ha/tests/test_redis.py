@@ -1,8 +1,9 @@
 """Redis of the clustered servers (prefect_redis on db1, db2, db3): one
 primary, two replicas, three Sentinels, checked from outside."""
 
+import subprocess
+
 import pytest
-import testinfra
 
 from ha_cluster import (REDIS_CA_FILE, REDIS_HOSTS, address, redis_auth, redis_cli, redis_primary, replication,
                         sentinel_cli, wait_for, wait_writes)
@@ -27,7 +28,6 @@ def redis_py(host, password, connection):
     """PING db1's Redis from `host` with redis-py (as prefect-redis does), with
     `connection` (Python source of redis.Redis's keyword arguments); the
     password on stdin. The command's result."""
-    import subprocess
     script = (
         "import ssl, sys, redis\n"
         f"client = redis.Redis(host='db1', port=6379, username='prefect', password=sys.stdin.read(),\n"

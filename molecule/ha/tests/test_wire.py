@@ -16,10 +16,11 @@ from molecule_fixtures import secret_forms
 
 CLUSTER = ("db1", "db2", "db3", "api1", "api2", "lb1", "client1")
 # Redis: db2 is the primary until test_load kills it; the replicas follow it,
-# the servers ask the Sentinels, and the Sentinels each other.
+# the servers ask the first Sentinel of their URL (db1), and the Sentinels
+# each other.
 HOPS = [("client1", "lb1", 443), ("lb1", "api1", 4200), ("lb1", "api2", 4200),
         ("api1", "db1", 5432), ("api2", "db1", 5432), ("api1", "db2", 6379), ("api2", "db2", 6379),
-        ("db1", "db2", 6379), ("db3", "db2", 6379), ("api1", "db1", 26379), ("api2", "db3", 26379),
+        ("db1", "db2", 6379), ("db3", "db2", 6379), ("api1", "db1", 26379), ("api2", "db1", 26379),
         ("db1", "db3", 26379)]
 
 
