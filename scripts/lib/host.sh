@@ -87,6 +87,7 @@ ensure_prefect_venv() {
 PREFECT_UPGRADE_FROM_VERSION=3.6.29
 WHEELHOUSE=$CACHE_DIR/wheels/prefect-$PREFECT_TEST_VERSION
 ensure_wheelhouse() {
+  ensure_images  # each image's own Python downloads its wheels
   local constraints_dir=$REPO_ROOT/roles/prefect_venv/files/constraints
   local constraints=$constraints_dir/prefect-$PREFECT_TEST_VERSION.txt
   local older=$constraints_dir/prefect-$PREFECT_UPGRADE_FROM_VERSION.txt
@@ -107,6 +108,9 @@ ensure_wheelhouse() {
               -c /constraints/prefect-$PREFECT_UPGRADE_FROM_VERSION.txt prefect==$PREFECT_UPGRADE_FROM_VERSION
           fi"
     done
+    # Checked, not assumed: a caller's `a && b` turns errexit off in here.
+    ls "$WHEELHOUSE"/prefect-"$PREFECT_TEST_VERSION"-*.whl "$WHEELHOUSE"/prefect-"$PREFECT_UPGRADE_FROM_VERSION"-*.whl \
+      >/dev/null || { echo "the wheelhouse $WHEELHOUSE lacks Prefect's wheels" >&2; return 1; }
     echo "$want" >"$WHEELHOUSE/.complete"
   fi
   export SELFHOSTED_PREFECT_WHEELHOUSE=$WHEELHOUSE
