@@ -98,10 +98,20 @@ class Results:
         self.latencies = []
         self.errors = []
         self.last_error_failed = None
+        # Each run's last state the API acknowledged: "created", then
+        # "RUNNING", then "COMPLETED".
+        self.acknowledged = {}
+        # When each request that succeeded got its answer.
+        self.success_times = []
+
+    def acknowledge(self, run_id, state):
+        with self.lock:
+            self.acknowledged[run_id] = state
 
     def request(self, latency):
         with self.lock:
             self.latencies.append(latency)
+            self.success_times.append(time.time())
 
     def run_done(self):
         with self.lock:
@@ -137,10 +147,12 @@ def client_loop(api, flow_id, results, stopped):
             try:
                 if step == "create":
                     run_id = api.post("/flow_runs/", {"flow_id": flow_id, "name": f"load-{uuid.uuid4().hex[:12]}"})["id"]
+                    results.acknowledge(run_id, "created")
                 else:
                     result = api.post(f"/flow_runs/{run_id}/set_state", {"state": {"type": step}})
                     if result.get("status") != "ACCEPT":
                         raise RuntimeError(f"{step} not accepted: {result.get('status')}")
+                    results.acknowledge(run_id, step)
             except Exception as exc:  # every failure is a result, not a crash
                 results.error(step, sent, exc)
                 break
@@ -157,9 +169,12 @@ def percentile(values, fraction):
 
 
 def run_load(api_url, clients=32, duration=20.0, ca_file=None, auth_string="", stop_file=None,
-             flow_name="selfhosted-prefect-load", timeout=30.0, progress_file=None):
+             flow_name="selfhosted-prefect-load", timeout=30.0, progress_file=None, record_file=None):
     """Run the load and return the summary (a dict); keep the counts so far
-    in progress_file if given."""
+    in progress_file if given. record_file, if given, gets at the end (JSON)
+    each run's last acknowledged state ("acknowledged") and when each
+    successful request was answered ("successes"), for fault tests that
+    count lost runs and time the recovery."""
     ssl_context = ssl.create_default_context(cafile=ca_file) if api_url.startswith("https") else None
     flow_id = Api(api_url, ssl_context, auth_string, timeout).use_csrf_token().post("/flows/", {"name": flow_name})["id"]
     results = Results()
@@ -189,6 +204,9 @@ def run_load(api_url, clients=32, duration=20.0, ca_file=None, auth_string="", s
         threads[-1].join()
         write_progress(progress_file, results)
     elapsed = time.time() - started
+    if record_file:
+        with open(record_file, "w") as handle:
+            json.dump({"acknowledged": results.acknowledged, "successes": results.success_times}, handle)
     return {
         "api_url": api_url,
         "clients": clients,
@@ -214,10 +232,12 @@ def main():
     parser.add_argument("--stop-file", help="stop as soon as this file exists")
     parser.add_argument("--progress-file", help="keep the counts so far (JSON) in this file")
     parser.add_argument("--auth-string-env", help="name of an environment variable holding user:password")
+    parser.add_argument("--record-file", help="write each run's last acknowledged state and the time of each "
+                                              "successful request here (JSON) at the end")
     args = parser.parse_args()
     auth = os.environ.get(args.auth_string_env, "") if args.auth_string_env else ""
     summary = run_load(args.api_url, args.clients, args.duration, args.ca_file, auth, args.stop_file,
-                       progress_file=args.progress_file)
+                       progress_file=args.progress_file, record_file=args.record_file)
     print(json.dumps(summary))
 
 

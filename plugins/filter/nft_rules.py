@@ -19,7 +19,7 @@ description:
 options:
   _input:
     description: The rules, each with C(port) (a port or a list of ports), C(sources), C(proto) (C(tcp), the default,
-      or C(udp)) and C(comment) (1 to 128 characters, no quotes or backslashes).
+      C(udp), or C(vrrp), which has no ports) and C(comment) (1 to 128 characters, no quotes or backslashes).
     type: list
     elements: dict
     required: true

@@ -15,6 +15,9 @@ import re
 from ansible.errors import AnsibleFilterError
 
 PROTOCOLS = ("tcp", "udp")
+# Protocols without ports: VRRP, which keepalived speaks between the load
+# balancers of one floating address.
+PORTLESS_PROTOCOLS = ("vrrp",)
 # nftables keeps comments of up to 128 bytes; quotes and backslashes would end
 # or escape the string.
 COMMENT = re.compile(r'^[^"\\\x00-\x1f\x7f]{1,128}$')
@@ -76,7 +79,8 @@ def _set(items):
 
 def nft_rules(rules, hostvars):
     """rules ([{port, sources, proto, comment}]) -> the nftables rules that
-    let those sources reach those ports, one line per address family."""
+    let those sources reach those ports (or speak that portless protocol),
+    one line per address family."""
     if not isinstance(rules, (list, tuple)):
         raise AnsibleFilterError("the firewall rules must be a list")
     lines = []
@@ -89,9 +93,14 @@ def nft_rules(rules, hostvars):
             raise AnsibleFilterError(
                 f"{what}: the comment must be 1 to 128 characters without quotes, backslashes or control characters")
         proto = str(rule.get("proto") or "tcp")
-        if proto not in PROTOCOLS:
-            raise AnsibleFilterError(f"{what}: proto must be one of {', '.join(PROTOCOLS)}")
-        ports = _ports(rule, what)
+        if proto not in PROTOCOLS + PORTLESS_PROTOCOLS:
+            raise AnsibleFilterError(f"{what}: proto must be one of {', '.join(PROTOCOLS + PORTLESS_PROTOCOLS)}")
+        if proto in PORTLESS_PROTOCOLS:
+            if rule.get("port") not in (None, [], ""):
+                raise AnsibleFilterError(f"{what}: {proto} has no ports, give none")
+            match = f"meta l4proto {proto}"
+        else:
+            match = f"{proto} dport {_set(_ports(rule, what))}"
         networks = sources(rule.get("sources") or [], hostvars, what)
         lines.append(f"# {comment}")
         if not networks:
@@ -99,5 +108,5 @@ def nft_rules(rules, hostvars):
         for family, version in (("ip", 4), ("ip6", 6)):
             allowed = [network for network in networks if network.version == version]
             if allowed:
-                lines.append(f'{family} saddr {_set(allowed)} {proto} dport {_set(ports)} accept comment "{comment}"')
+                lines.append(f'{family} saddr {_set(allowed)} {match} accept comment "{comment}"')
     return "\n".join(lines) + "\n" if lines else ""

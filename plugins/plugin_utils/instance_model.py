@@ -111,12 +111,15 @@ def production_settings(production):
 
 
 def database(entry, context, home):
-    """The instance's database without its password, and the password."""
+    """The instance's database without its password, and the password
+    (None for SQLite). "hosts" lists the PostgreSQL hosts: one, or a
+    cluster's (the servers then connect to whichever is the primary); "host"
+    is the first."""
     defaults = context["database"]
     given = dict(entry.get("database") or {})
-    password = given.pop("password", None)
-    if password is None:
-        password = defaults.get("password") or ""
+    # The inventory's (a vault variable): the role has no default password.
+    password = given.pop("password", None) or defaults.get("password")
+    given_hosts = given.pop("hosts", None)
     db = {
         "type": "postgresql",
         "host": defaults["host"],
@@ -130,11 +133,32 @@ def database(entry, context, home):
     if db["type"] not in ("postgresql", "sqlite"):
         raise AnsibleFilterError(
             f"instance {entry['name']}: database.type must be postgresql or sqlite, not {db['type']!r}")
+    if given_hosts:
+        hosts = given_hosts
+    elif "host" in given:
+        hosts = [given["host"]]
+    else:
+        hosts = defaults.get("hosts") or [db["host"]]
+    if isinstance(hosts, (str, bytes)) or not all(isinstance(host, str) and host for host in hosts):
+        raise AnsibleFilterError(
+            f"instance {entry['name']}: database hosts must be a list of host names or addresses, not {hosts!r}")
+    # SQLAlchemy's asyncpg dialect splits "host:port" at the first colon.
+    if len(hosts) > 1 and any(":" in host for host in hosts):
+        raise AnsibleFilterError(
+            f"instance {entry['name']}: several database hosts must be names or IPv4 addresses (SQLAlchemy "
+            f"cannot read an IPv6 address among them): {', '.join(hosts)}")
+    if db["type"] == "postgresql" and not password:
+        raise AnsibleFilterError(
+            f"instance {entry['name']}: PostgreSQL needs a password (prefect_server_database_password, or the "
+            "instance's database.password, from a vault variable); there is no default")
+    db["hosts"] = list(hosts)
+    db["host"] = db["hosts"][0]
     # Verified TLS on every hop between hosts; a database on this host is no hop.
     tls = given.get("tls")
     if tls is None:
         tls = defaults.get("tls", True)
-    db["tls"] = _bool(tls) and db["type"] == "postgresql" and not is_loopback(db["host"])
+    db["tls"] = (_bool(tls) and db["type"] == "postgresql"
+                 and not all(is_loopback(host) for host in db["hosts"]))
     return db, password
 
 
@@ -151,18 +175,22 @@ def database_tls_settings(db, ca_file):
 
 
 def database_url(db, password):
-    """PREFECT_SERVER_DATABASE_CONNECTION_URL."""
+    """PREFECT_SERVER_DATABASE_CONNECTION_URL. Several hosts: asyncpg tries
+    each in turn and keeps the one that takes writes, the primary."""
     if db["type"] == "sqlite":
         return f"sqlite+aiosqlite:///{db['path']}"
-    return (f"postgresql+asyncpg://{url_part(db['user'])}:{url_part(password)}"
-            f"@{url_host(db['host'])}:{db['port']}/{db['name']}")
+    credentials = f"postgresql+asyncpg://{url_part(db['user'])}:{url_part(password)}"
+    if len(db["hosts"]) > 1:
+        hosts = "&".join(f"host={quote(host, safe='')}:{db['port']}" for host in db["hosts"])
+        return f"{credentials}@/{db['name']}?{hosts}&target_session_attrs=read-write"
+    return f"{credentials}@{url_host(db['host'])}:{db['port']}/{db['name']}"
 
 
 def database_identity(db):
     """What the migration stamp records of the database: no password."""
     if db["type"] == "sqlite":
         return f"sqlite://{db['path']}"
-    return f"postgresql://{db['user']}@{db['host']}:{db['port']}/{db['name']}"
+    return f"postgresql://{db['user']}@{','.join(db['hosts'])}:{db['port']}/{db['name']}"
 
 
 def redis_location(redis):

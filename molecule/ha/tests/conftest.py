@@ -12,12 +12,12 @@ from ha_cluster import wait_serving
 def hosts(inventory):
     """testinfra hosts by inventory name."""
     return {name: testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory)
-            for name in ("db1", "db2", "db3", "api1", "api2", "lb1", "client1")}
+            for name in ("db1", "db2", "db3", "api1", "api2", "lb1", "lb2", "client1")}
 
 
 @pytest.fixture(scope="session")
 def ca_file(hostvar):
-    """The CA lb1 generated, as fetched to the controller for the clients."""
+    """The scenario's CA, as fetched to the controller for the clients."""
     return hostvar("lb1", "prefect_ha_ca_file")
 
 

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+import shlex
 import ssl
 import subprocess
 import time
@@ -13,9 +14,21 @@ import urllib.request
 import uuid
 from datetime import datetime, timedelta, timezone
 
-PUBLISHED_URL = "https://127.0.0.1:8443"
+# The load balancers' floating address (keepalived) and its name, as the
+# inventory gives them (group_vars/all.yml): the tests reach the cluster
+# through it, wherever it is.
+FLOATING_ADDRESS = "10.99.63.200"
+FLOATING_NAME = "prefect.ha.test"
+FLOATING_URL = f"https://{FLOATING_ADDRESS}"
 INSTANCE = "default"
 API_HOSTS = ("api1", "api2")
+LOAD_BALANCERS = ("lb1", "lb2")
+
+
+def floating_address_holders(hosts, names=LOAD_BALANCERS):
+    """The load balancers among names that hold the floating address now."""
+    return [name for name in names
+            if f" {FLOATING_ADDRESS}/" in hosts[name].check_output("ip -4 -o addr show")]
 
 
 CSRF_CLIENT = "molecule-ha-tests"
@@ -50,7 +63,7 @@ def run_flow_on_client(client):
 
 def https_json(ca_file, path, body=None, auth=None):
     """GET (or POST a JSON body, with a CSRF token: the role turns the
-    protection on) through lb1's published HTTPS port, verifying its
+    protection on) through the floating address, verifying its
     certificate against the generated CA, with basic auth when given."""
     headers = {"Content-Type": "application/json"}
     if auth:
@@ -58,7 +71,7 @@ def https_json(ca_file, path, body=None, auth=None):
     if body is not None:
         token = https_json(ca_file, f"/api/csrf-token?client={CSRF_CLIENT}", auth=auth)["token"]
         headers.update({"Prefect-Csrf-Token": token, "Prefect-Csrf-Client": CSRF_CLIENT})
-    request = urllib.request.Request(PUBLISHED_URL + path, method="POST" if body is not None else "GET",
+    request = urllib.request.Request(FLOATING_URL + path, method="POST" if body is not None else "GET",
                                      data=json.dumps(body).encode() if body is not None else None,
                                      headers=headers)
     with urllib.request.urlopen(request, timeout=30, context=ssl.create_default_context(cafile=ca_file)) as response:
@@ -101,7 +114,7 @@ def wait_serving(hosts, timeout=180):
 
 
 def wait_writes(ca_file, auth, timeout=60):
-    """Wait until a client's writes go through lb1 again (a flow run created
+    """Wait until a client's writes go through the floating address again (a flow run created
     and moved RUNNING then COMPLETED, as benchmarks/prefect_load.py does);
     fail with the last error if they do not within timeout seconds."""
     errors = []
@@ -118,7 +131,7 @@ def wait_writes(ca_file, auth, timeout=60):
             errors.append(repr(exc)[:300])
             return False
 
-    assert wait_for(writes, timeout), f"no write went through lb1 within {timeout} s; last error: {errors[-1:]}"
+    assert wait_for(writes, timeout), f"no write went through the floating address within {timeout} s; last error: {errors[-1:]}"
 
 
 # Redis under Sentinels (prefect_redis on three hosts).
@@ -219,3 +232,53 @@ def event_stored(ca_file, auth, flow_run_id):
                    "resource": {"id": [f"prefect.flow-run.{flow_run_id}"]}},
         "limit": 5}, auth)
     return len(found.get("events", [])) > 0
+
+
+DB_HOSTS = ("db1", "db2", "db3")
+DB_CA_FILE = "/etc/ssl/selfhosted-prefect/ca.pem"
+PATRONI_PORT = 8008
+
+
+def patroni(host, path="/cluster", check=True):
+    """GET `path` of the host's own Patroni REST API (HTTPS, verified against
+    the collection's CA) from the host: the JSON answer, or None."""
+    out = host.run(f"curl -sS --max-time 5 --cacert {DB_CA_FILE} https://{address(host)}:{PATRONI_PORT}{path}")
+    if out.rc != 0:
+        if check:
+            raise AssertionError(out.stderr)
+        return None
+    return json.loads(out.stdout)
+
+
+def patroni_members(hosts, among=DB_HOSTS):
+    """The cluster's members (name, role, state, lag...) as the first of
+    `among` whose Patroni answers sees them; [] when none answers."""
+    for name in among:
+        try:
+            answer = patroni(hosts[name], check=False)
+        except Exception:  # noqa: BLE001 - the host is down
+            answer = None
+        if answer and "members" in answer:
+            return answer["members"]
+    return []
+
+
+def pg_primary(hosts, among=DB_HOSTS):
+    """The name of the cluster's leader, or None while there is none."""
+    leaders = [m["name"] for m in patroni_members(hosts, among) if m["role"] == "leader" and m["state"] == "running"]
+    return leaders[0] if len(leaders) == 1 else None
+
+
+def psql(host, sql, database="orion"):
+    """Run `sql` as postgres on `host` over its socket; the rows as lines."""
+    return host.check_output(f"runuser -u postgres -- psql -X -d {database} -tA -c {shlex.quote(sql)}")
+
+
+def etcd_members(host):
+    """etcd's members as `host` sees them: {name: [peer URLs]}; a member that
+    has not started yet has no name."""
+    answer = host.check_output(
+        f"etcdctl --endpoints=https://{address(host)}:2379 --cacert={DB_CA_FILE} "
+        "--cert=/etc/ssl/selfhosted-prefect/etcd.pem --key=/etc/ssl/selfhosted-prefect/etcd.key "
+        "member list -w json")
+    return {member.get("name", ""): member["peerURLs"] for member in json.loads(answer)["members"]}

@@ -1,12 +1,14 @@
 """The UI in a real browser (Debian's chromium, driven by Selenium) through
-lb1's HTTPS on 127.0.0.1:8443: the login page asks for the credentials and
+the floating name of the load balancers (https://prefect.ha.test, the UI's
+API URL, mapped to the floating address): the login page asks for the credentials and
 lets the team in, and the load balancer's Content-Security-Policy keeps the
 browser from contacting anything but the site. The v2 UI's analytics library
 calls sr-client-cfg.amplitude.com on every page whatever Prefect's analytics
 setting; a control run with the policy bypassed shows the test would see it.
 
 Nothing leaves the machine either way: the browser has no proxy and resolves
-no name but through its own rules (every name but loopback: not found)."""
+no name but through its own rules (the floating name; every other: not
+found)."""
 
 import base64
 import hashlib
@@ -24,16 +26,19 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-SITE = "https://127.0.0.1:8443"
+from ha_cluster import FLOATING_ADDRESS, FLOATING_NAME
+
+SITE = f"https://{FLOATING_NAME}"
 ANALYTICS_HOST = "sr-client-cfg.amplitude.com"
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
 def lb_key_pin():
-    """The SPKI hash of lb1's certificate: the browser accepts that key, and
-    no other, for a name that is not in the certificate (127.0.0.1)."""
-    pem = ssl.get_server_certificate(("127.0.0.1", 8443))
+    """The SPKI hash of the certificate of the load balancer that holds the
+    floating address: the browser, which does not know the scenario's CA,
+    accepts that key and no other."""
+    pem = ssl.get_server_certificate((FLOATING_ADDRESS, 443))
     key = x509.load_pem_x509_certificate(pem.encode()).public_key()
     der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return base64.b64encode(hashlib.sha256(der).digest()).decode()
@@ -44,7 +49,7 @@ def start_browser():
     options.binary_location = CHROMIUM
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
                      "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                     "--no-proxy-server", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                     "--no-proxy-server", f"--host-resolver-rules=MAP {FLOATING_NAME} {FLOATING_ADDRESS}, MAP * ~NOTFOUND",
                      f"--ignore-certificate-errors-spki-list={lb_key_pin()}"):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})

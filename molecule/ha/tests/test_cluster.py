@@ -1,6 +1,6 @@
 """The clustered instance from outside: api1 and api2 behind lb1 over HTTPS,
-its background services on api1 only, PostgreSQL on db1, Redis on db1 to db3
-under Sentinels.
+its background services on api1 only, PostgreSQL under Patroni and Redis under
+Sentinels on db1 to db3.
 
 test_load.py then puts it under load; this module runs before it (file order).
 """
@@ -9,8 +9,8 @@ import json
 import re
 import urllib.parse
 
-from ha_cluster import (INSTANCE, PUBLISHED_URL, haproxy_servers, https_json, interval_deployment, run_flow_on_client,
-                        scheduled_starts, wait_for)
+from ha_cluster import (FLOATING_NAME, INSTANCE, floating_address_holders, haproxy_servers, https_json, interval_deployment, pg_primary,
+                        run_flow_on_client, scheduled_starts, wait_for)
 
 
 def test_api_on_both_hosts_services_on_api1_only(hosts):
@@ -68,12 +68,12 @@ def test_the_api_hosts_serve_only_verified_tls(hosts):
 
 
 def test_every_postgresql_session_of_the_api_hosts_is_verified_tls(hosts, ca_file, auth_string):
-    """db1's sessions from api1 and api2 (client_addr set) are all TLS, and
+    """The primary's sessions from api1 and api2 (client_addr set) are all TLS, and
     both hosts verify the certificate against the collection's CA."""
     https_json(ca_file, "/api/ready")  # a session from at least one host
     addresses = {name: hosts[name].ansible("setup", "gather_subset=network")["ansible_facts"]["ansible_default_ipv4"]
                  ["address"] for name in ("api1", "api2")}
-    sessions = hosts["db1"].check_output(
+    sessions = hosts[pg_primary(hosts)].check_output(
         "runuser -u postgres -- psql -tA -F ' ' -c \"select host(a.client_addr), s.ssl, s.version "
         "from pg_stat_ssl s join pg_stat_activity a using (pid) "
         "where a.usename = 'prefect' and a.client_addr is not null\"")
@@ -188,13 +188,13 @@ def test_a_revoked_serial_is_listed_once_a_converge_ran(hosts, run_playbook):
 
 
 def test_ui_settings_report_the_https_url(ca_file):
-    assert https_json(ca_file, "/ui-settings")["api_url"] == f"{PUBLISHED_URL}/api"
+    assert https_json(ca_file, "/ui-settings")["api_url"] == f"https://{FLOATING_NAME}/api"
 
 
 def test_flow_run_from_client_through_https_lands_in_postgresql(hosts):
-    client, db = hosts["client1"], hosts["db1"]
+    client, db = hosts["client1"], hosts[pg_primary(hosts)]
     flow_name, flow_run_id, printed = run_flow_on_client(client)
-    assert "API https://lb1/api /etc/selfhosted-prefect/ca/hosted.pem" in printed
+    assert f"API https://{FLOATING_NAME}/api /etc/selfhosted-prefect/ca/hosted.pem" in printed
     query = ("select f.name || ' ' || fr.state_type::text from flow_run fr join flow f on f.id = fr.flow_id "
              f"where fr.id = '{flow_run_id}'")
     stored = db.check_output(f'runuser -u postgres -- psql -d orion -tA -c "{query}"')
@@ -204,7 +204,10 @@ def test_flow_run_from_client_through_https_lands_in_postgresql(hosts):
 def test_both_api_hosts_served_requests(hosts, ca_file, auth_string):
     for _request in range(20):
         https_json(ca_file, "/api/flows/filter", {"limit": 1}, auth_string)
-    servers = haproxy_servers(hosts["lb1"])
+    # The load balancer that holds the floating address served them.
+    holders = floating_address_holders(hosts)
+    assert len(holders) == 1, holders
+    servers = haproxy_servers(hosts[holders[0]])
     assert set(servers) == {"api1", "api2"}
     for name, row in servers.items():
         assert row["status"] == "UP", (name, row["status"])

@@ -1,6 +1,7 @@
 """The host firewall (prefect_firewall) of the cluster: the API hosts let in
 the load balancer only, so nobody bypasses its TLS and its checks;
-PostgreSQL lets in the API hosts only, Redis and Sentinel the API hosts and
+PostgreSQL lets in the API hosts and the other database hosts, etcd and
+Patroni the other database hosts only, Redis and Sentinel the API hosts and
 the other Redis hosts; the load balancer lets in
 everyone on its frontends. A dropped attempt gets no answer within 3 s."""
 
@@ -29,16 +30,25 @@ def _attempt(host, target, port):
     ("db1", "db3", 26379, 0),
     ("lb1", "db2", 6379, 124),
     ("client1", "db3", 26379, 124),
-    ("db2", "db1", 5432, 124),
+    ("db2", "db1", 5432, 0),
+    ("db2", "db1", 2379, 0),
+    ("db3", "db2", 2380, 0),
+    ("db3", "db1", 8008, 0),
+    ("api1", "db1", 2379, 124),
+    ("api2", "db2", 8008, 124),
+    ("client1", "db3", 2380, 124),
     ("client1", "lb1", 443, 0),
     ("client1", "lb1", 80, 0),
     ("db1", "lb1", 443, 0),
+    ("client1", "lb2", 443, 0),
+    ("lb2", "api1", 4200, 0),
+    ("lb2", "db1", 5432, 124),
 ])
 def test_each_host_lets_in_exactly_the_flows_the_cluster_needs(hosts, source, target, port, outcome):
     assert _attempt(hosts[source], target, port) == outcome
 
 
-@pytest.mark.parametrize("name", ["db1", "db2", "db3", "api1", "api2", "lb1", "client1"])
+@pytest.mark.parametrize("name", ["db1", "db2", "db3", "api1", "api2", "lb1", "lb2", "client1"])
 def test_every_host_drops_by_default(hosts, name):
     table = hosts[name].check_output("nft list table inet selfhosted_prefect")
     assert "policy drop;" in table, table

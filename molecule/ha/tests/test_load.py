@@ -1,4 +1,5 @@
-"""The cluster under load: 32 clients create flow runs through lb1 and move
+"""The cluster under load: 32 clients create flow runs through the load
+balancers' floating address and move
 them RUNNING then COMPLETED (benchmarks/prefect_load.py) while the tests
 restart, kill and break parts of it. Every figure is printed.
 
@@ -12,14 +13,18 @@ any order.
 import json
 import os
 import pathlib
+import ssl
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 
-from ha_cluster import (INSTANCE, PUBLISHED_URL, REDIS_HOSTS, completed_run, event_stored, haproxy_servers,
-                        interval_deployment, redis_primary, replication, scheduled_starts, sentinel_cli, wait_for)
+from ha_cluster import (DB_HOSTS, FLOATING_URL, INSTANCE, LOAD_BALANCERS, REDIS_HOSTS, address, completed_run,
+                        etcd_members, event_stored, floating_address_holders, haproxy_servers, interval_deployment,
+                        patroni_members, pg_primary, psql, redis_primary, replication, scheduled_starts, sentinel_cli,
+                        wait_for)
 
 LOAD_SCRIPT = pathlib.Path(__file__).resolve().parents[3] / "benchmarks" / "prefect_load.py"
 CLIENTS = 32
@@ -38,10 +43,12 @@ class Load:
     def __init__(self, ca_file, auth_string, tmp_path, max_seconds=300):
         self.stop_file = tmp_path / "stop"
         self.progress_file = tmp_path / "progress.json"
+        self.record_file = tmp_path / "record.json"
         self.process = subprocess.Popen(
-            [sys.executable, str(LOAD_SCRIPT), "--api-url", f"{PUBLISHED_URL}/api", "--ca-file", ca_file,
+            [sys.executable, str(LOAD_SCRIPT), "--api-url", f"{FLOATING_URL}/api", "--ca-file", ca_file,
              "--clients", str(CLIENTS), "--duration", str(max_seconds), "--stop-file", str(self.stop_file),
-             "--progress-file", str(self.progress_file), "--auth-string-env", "PREFECT_LOAD_AUTH_STRING"],
+             "--progress-file", str(self.progress_file), "--auth-string-env", "PREFECT_LOAD_AUTH_STRING",
+             "--record-file", str(self.record_file)],
             env=dict(os.environ, PREFECT_LOAD_AUTH_STRING=auth_string),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -80,6 +87,58 @@ class Load:
         out, err = self.process.communicate(timeout=120)
         assert self.process.returncode == 0, err
         return json.loads(out)
+
+    def record(self):
+        """After stop(): each run's last acknowledged state, and when each
+        successful request was answered."""
+        return json.loads(self.record_file.read_text())
+
+
+STATE_ORDER = {"created": 0, "PENDING": 0, "SCHEDULED": 0, "RUNNING": 1, "COMPLETED": 2}
+
+
+def lost_runs(primary, acknowledged):
+    """The acknowledged runs the database does not hold at least as far as
+    the API acknowledged them, checked by id on `primary`."""
+    ids = list(acknowledged)
+    stored = {}
+    for start in range(0, len(ids), 500):
+        chunk = ",".join(f"'{run_id}'" for run_id in ids[start:start + 500])
+        for line in psql(primary, f"select id, state_type from flow_run where id in ({chunk})").splitlines():
+            run_id, state = line.split("|")
+            stored[run_id] = state
+    return {run_id: (state, stored.get(run_id)) for run_id, state in acknowledged.items()
+            if run_id not in stored or STATE_ORDER.get(stored[run_id], -1) < STATE_ORDER[state]}
+
+
+def recovery_figures(summary, record, fault_at):
+    """Requests failed, time to the first success after the fault's last
+    failure... as the fault table prints them: (failed requests, seconds from
+    the fault to the last failure, seconds to the first success after it,
+    seconds until a 5 s window ran at the goodput before the fault)."""
+    errors = [e for e in summary["errors"] if e["failed"] >= fault_at]
+    last_failure = max((e["failed"] for e in errors), default=fault_at)
+    successes = sorted(record["successes"])
+    before = [t for t in successes if fault_at - 20 <= t < fault_at]
+    rate = len(before) / 20 if before else 0
+    first = next((t for t in successes if t > last_failure), None)
+    goodput_at = None
+    after = [t for t in successes if t >= fault_at]
+    for index, start in enumerate(after):
+        window = [t for t in after[index:] if t < start + 5]
+        if rate and len(window) >= 0.8 * rate * 5:
+            goodput_at = start
+            break
+    return (len(errors), last_failure - fault_at,
+            (first - fault_at) if first else None, (goodput_at - fault_at) if goodput_at else None)
+
+
+def print_fault_row(fault, summary, record, fault_at, extra=""):
+    failed, last_failure, first_success, goodput = recovery_figures(summary, record, fault_at)
+    print(f"\nFAULT | {fault} | {failed} requests failed | last failure {last_failure:.1f} s | first success after it "
+          f"{first_success if first_success is None else round(first_success, 1)} s | old goodput again "
+          f"{goodput if goodput is None else round(goodput, 1)} s{extra}")
+    return failed, last_failure
 
 
 def report(title, summary, extra=""):
@@ -169,12 +228,21 @@ def test_kill_9_fails_only_requests_in_flight(hosts, ca_file, auth_string, tmp_p
     assert late == []
 
 
-@pytest.mark.parametrize("host, unit", [("redis primary", "redis-server.service"), ("db1", "postgresql.service")])
-def test_recovers_from_a_backend_restart_unattended(hosts, ca_file, auth_string, replication_password, tmp_path,
-                                                    host, unit):
-    if host == "redis primary":
-        host = redis_primary(hosts, replication_password)
-        assert host, "the Sentinels do not agree on a primary"
+def kill_the_primarys_host(hosts, old, primary_among):
+    """docker kill of old's container, then wait up to 60 s until
+    primary_among(the other hosts) names a new primary. Returns the time of
+    the kill, whether one was promoted, when, and what was last named."""
+    killed_at = time.time()
+    subprocess.run(["docker", "kill", hosts[old].backend.get_hostname()], check=True, capture_output=True)
+    named = []
+    promoted = wait_for(lambda: named.append(primary_among()) or named[-1] not in (None, old), 60, 0.2)
+    return killed_at, promoted, time.time(), named[-1]
+
+
+def test_recovers_from_a_redis_restart_unattended(hosts, ca_file, auth_string, replication_password, tmp_path):
+    unit = "redis-server.service"
+    host = redis_primary(hosts, replication_password)
+    assert host, "the Sentinels do not agree on a primary"
     load = Load(ca_file, auth_string, tmp_path)
     load.wait_runs(SETTLE_RUNS, f"the load running before the restart of {unit}")
     restarted_at = time.time()
@@ -207,12 +275,8 @@ def test_the_loss_of_the_redis_primarys_host(hosts, ca_file, auth_string, redis_
     container = hosts[old].backend.get_hostname()
     load = Load(ca_file, auth_string, tmp_path)
     load.wait_runs(SETTLE_RUNS, "the load running before the kill")
-    killed_at = time.time()
-    subprocess.run(["docker", "kill", container], check=True, capture_output=True)
-    new = []
-    promoted = wait_for(lambda: new.append(redis_primary(hosts, replication_password, survivors)) or
-                        new[-1] not in (None, old), 60, 0.2)
-    promoted_at = time.time()
+    killed_at, promoted, promoted_at, new = kill_the_primarys_host(
+        hosts, old, lambda: redis_primary(hosts, replication_password, survivors))
     load.wait_runs(SETTLE_RUNS, "the load running on after the failover")
     # Messaging: a run completed now has its event stored.
     probe_at = time.time()
@@ -248,11 +312,11 @@ def test_the_loss_of_the_redis_primarys_host(hosts, ca_file, auth_string, redis_
     recap = [line for line in second.stdout.splitlines() if " : ok=" in line]
 
     report(f"docker kill of {old}, the Redis primary's host, under load", summary,
-           f"; {new[-1]} promoted after {promoted_at - killed_at:.1f} s; last failed request "
+           f"; {new} promoted after {promoted_at - killed_at:.1f} s; last failed request "
            f"{recovered:.1f} s after the kill; an event stored {events_at - probe_at:.1f} s after its run; "
            f"a new schedule filled {filled_at - events_at:.1f} s after its creation; "
            f"{old} a replica again {rejoined_at - started_at:.1f} s after its start")
-    assert promoted, f"no replica promoted within 60 s: {new[-5:]}"
+    assert promoted, f"no replica promoted within 60 s; last named: {new}"
     assert promoted_at - killed_at < 30
     assert recovered < 30, errors[-3:]
     assert events, "no event of a run completed after the failover was stored within 60 s"
@@ -262,3 +326,179 @@ def test_the_loss_of_the_redis_primarys_host(hosts, ca_file, auth_string, redis_
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-2000:]
     assert second.returncode == 0 and recap and all("changed=0" in line for line in recap), \
         "\n".join(recap) or second.stdout[-3000:]
+
+
+def wait_cluster_whole(hosts, timeout=180):
+    """All three members running or streaming, one leader, a sync standby."""
+    def whole():
+        members = patroni_members(hosts)
+        return (len(members) == 3 and all(m["state"] in ("running", "streaming") for m in members)
+                and [m["role"] for m in members].count("leader") == 1
+                and any(m["role"] == "sync_standby" for m in members))
+    return wait_for(whole, timeout, 1)
+
+
+def test_a_planned_switchover(hosts, ca_file, auth_string, inventory_vars, tmp_path):
+    """POST /switchover to the synchronous standby, as patronictl switchover
+    does, under load: under 5 s of errors, no acknowledged run lost."""
+    assert wait_cluster_whole(hosts), patroni_members(hosts)
+    old = pg_primary(hosts)
+    candidate = next(m["name"] for m in patroni_members(hosts) if m["role"] == "sync_standby")
+    load = Load(ca_file, auth_string, tmp_path)
+    load.wait_runs(SETTLE_RUNS, "the load running before the switchover")
+    body = json.dumps({"leader": old, "candidate": candidate})
+    switched_at = time.time()
+    # The password goes in on stdin (curl's -K -), never on a command line.
+    password = inventory_vars["db1"]["vault_prefect_patroni_password"]
+    result = subprocess.run(
+        ["docker", "exec", "-i", hosts[old].backend.get_hostname(), "curl", "-sS", "--max-time", "60",
+         "--cacert", "/etc/ssl/selfhosted-prefect/ca.pem", "--cert", "/etc/ssl/selfhosted-prefect/patroni.pem",
+         "--key", "/etc/ssl/selfhosted-prefect/patroni.key", "-K", "-", "-X", "POST",
+         "-H", "Content-Type: application/json", "-d", body,
+         f"https://{address(hosts[old])}:8008/switchover"],
+        input=f'user = "patroni:{password}"\n', capture_output=True, text=True, check=False)
+    switched = wait_for(lambda: pg_primary(hosts) == candidate, 60, 0.2)
+    load.wait_quiet(since=switched_at, seconds=10.5, deadline=switched_at + 40)
+    summary = load.stop()
+    record = load.record()
+    lost = lost_runs(hosts[candidate], record["acknowledged"])
+    failed, last_failure = print_fault_row(
+        f"planned switchover {old} -> {candidate}", summary, record, switched_at,
+        f" | {len(record['acknowledged'])} acknowledged runs, {len(lost)} lost")
+    assert result.returncode == 0 and "Successfully switched over" in result.stdout, result.stdout + result.stderr
+    assert switched, patroni_members(hosts)
+    assert lost == {}, list(lost.items())[:5]
+    assert last_failure < 5, summary["errors"][-3:]
+    assert wait_cluster_whole(hosts), patroni_members(hosts)
+
+
+def test_the_loss_of_the_postgresql_primarys_host(hosts, ca_file, auth_string, run_playbook, tmp_path):
+    """docker kill of the PostgreSQL primary's host under load: Patroni
+    promotes the synchronous standby once the leader key expires, the
+    servers' next connections find it (target_session_attrs=read-write), and
+    every run the load saw acknowledged is in the new primary, by id. The
+    host, started again, rejoins as a replica on its own. Then its disks are
+    replaced (its etcd member's and PostgreSQL's data gone, as a reinstalled
+    host with the same name brings): one converge removes its old etcd
+    member, adds it again, and Patroni clones it from the primary; a check
+    run after it, as the drift report runs it, finds nothing to change."""
+    assert wait_cluster_whole(hosts), patroni_members(hosts)
+    old = pg_primary(hosts)
+    survivors = [name for name in DB_HOSTS if name != old]
+    container = hosts[old].backend.get_hostname()
+    load = Load(ca_file, auth_string, tmp_path)
+    load.wait_runs(SETTLE_RUNS, "the load running before the kill")
+    killed_at, promoted, promoted_at, new = kill_the_primarys_host(hosts, old, lambda: pg_primary(hosts, survivors))
+    load.wait_quiet(since=killed_at, seconds=10.5, deadline=killed_at + 60)
+    summary = load.stop()
+    record = load.record()
+    lost = lost_runs(hosts[new], record["acknowledged"]) if promoted else {"?": ("no primary", None)}
+
+    subprocess.run(["docker", "start", container], check=True, capture_output=True)
+    started_at = time.time()
+
+    def rejoined():
+        member = next((m for m in patroni_members(hosts, survivors) if m["name"] == old), None)
+        return member is not None and member["role"] in ("replica", "sync_standby") and member["state"] == "streaming"
+
+    replica_again = wait_for(rejoined, 180, 1)
+    rejoined_at = time.time()
+
+    hosts[old].check_output("systemctl stop patroni@17-main etcd")
+    hosts[old].check_output("rm -rf /var/lib/etcd/prefect /var/lib/postgresql/17/main")
+    listed = sorted(etcd_members(hosts[new]))
+    converge_started = time.monotonic()
+    # Its slowest tasks are printed: where a host's return spends its time.
+    first = run_playbook("--tags", "database", "selfhosted.prefect.site",
+                         env={"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks",
+                              "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "8"})
+    converge_took = time.monotonic() - converge_started
+    print(first.stdout.partition("TASKS RECAP")[2])
+    members = etcd_members(hosts[new])
+    cloned = wait_for(rejoined, 60, 1)
+    second = run_playbook("--check", "--diff", "--tags", "database", "selfhosted.prefect.site")
+    recap = [line for line in second.stdout.splitlines() if " : ok=" in line]
+
+    failed, last_failure = print_fault_row(
+        f"docker kill of {old}, the PostgreSQL primary's host", summary, record, killed_at,
+        f" | {new} promoted after {promoted_at - killed_at:.1f} s | {len(record['acknowledged'])} acknowledged "
+        f"runs, {len(lost)} lost | {old} streaming again {rejoined_at - started_at:.1f} s after its start"
+        f" | with its data lost, rejoined by a converge of {converge_took:.0f} s")
+    assert promoted, f"no replica promoted within 60 s; last named: {new}"
+    assert lost == {}, list(lost.items())[:5]
+    assert last_failure < 30, summary["errors"][-3:]
+    assert replica_again, patroni_members(hosts, survivors)
+    assert listed == sorted(DB_HOSTS), "the lost member should still be listed before the converge"
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-2000:]
+    assert sorted(members) == sorted(DB_HOSTS) and members[old] == [f"https://{address(hosts[old])}:2380"], members
+    assert cloned, patroni_members(hosts)
+    assert not hosts[old].file("/run/selfhosted-prefect-etcd-join.env").exists
+    assert second.returncode == 0 and recap and all("changed=0" in line for line in recap), \
+        "\n".join(recap) or second.stdout[-3000:]
+
+
+def health_answers(ca_file):
+    """A new connection through the floating address gets /api/health's
+    answer within 2 s."""
+    try:
+        with urllib.request.urlopen(f"{FLOATING_URL}/api/health", timeout=2,
+                                    context=ssl.create_default_context(cafile=ca_file)) as response:
+            return response.status == 200
+    except OSError:  # refused, reset, timed out, or an HTTP error
+        return False
+
+
+def test_the_loss_of_the_load_balancer_that_holds_the_floating_address(
+        hosts, ca_file, auth_string, run_playbook, tmp_path):
+    """docker kill of the load balancer that holds the floating address,
+    under load: the other load balancer's keepalived misses its
+    advertisements and takes the address, and the load, which knows only the
+    floating address, is served again. The host, started again, rejoins as a
+    backup and leaves the address where it is (nopreempt); a converge of the
+    load balancers changes nothing."""
+    holders = floating_address_holders(hosts)
+    assert len(holders) == 1, holders
+    old = holders[0]
+    other = next(name for name in LOAD_BALANCERS if name != old)
+    container = hosts[old].backend.get_hostname()
+    load = Load(ca_file, auth_string, tmp_path)
+    load.wait_runs(SETTLE_RUNS, "the load running before the kill")
+    killed_at = time.time()
+    subprocess.run(["docker", "kill", container], check=True, capture_output=True)
+    moved = wait_for(lambda: floating_address_holders(hosts, [other]) == [other], 30, 0.1)
+    moved_at = time.time()
+    # A new request: the load's clients each wait on the request they had
+    # sent to the dead host, which never answers (nothing resets those
+    # connections), until the load's 30 s timeout.
+    answered = wait_for(lambda: health_answers(ca_file), 30, 0.2)
+    answered_at = time.time()
+    load.wait_quiet(since=killed_at, seconds=10.5, deadline=killed_at + 60)
+    summary = load.stop()
+    record = load.record()
+
+    subprocess.run(["docker", "start", container], check=True, capture_output=True)
+    started_at = time.time()
+    backup_again = wait_for(lambda: hosts[old].run("systemctl is-active --quiet keepalived haproxy").rc == 0
+                            and "Entering BACKUP STATE" in hosts[old].check_output(
+                                "journalctl -b --no-pager -o cat -u keepalived"), 120, 1)
+    rejoined_at = time.time()
+    holders_after = floating_address_holders(hosts)
+    converge = run_playbook("--tags", "loadbalancer", "selfhosted.prefect.site")
+    recap = [line for line in converge.stdout.splitlines() if " : ok=" in line]
+
+    print_fault_row(
+        f"docker kill of {old}, the load balancer holding the floating address", summary, record, killed_at,
+        f" | {other} holds it after {moved_at - killed_at:.1f} s | a new request answered after "
+        f"{answered_at - killed_at:.1f} s | {old} a backup again {rejoined_at - started_at:.1f} s after its start")
+    assert moved, f"{other} did not take the floating address within 30 s"
+    assert answered and answered_at - killed_at < 5, "no answer through the floating address within 5 s"
+    # What failed was sent before the other load balancer answered: the
+    # requests the dead host held (they hang until the load's timeout when
+    # nothing resets them), or refused while the address had no holder. The
+    # load's clients retry at once, so their count says little.
+    late = [error for error in summary["errors"] if error["sent"] > answered_at]
+    assert late == [], late[:3]
+    assert backup_again, hosts[old].run("journalctl -b --no-pager -o cat -u keepalived").stdout[-2000:]
+    assert holders_after == [other], holders_after
+    assert converge.returncode == 0 and recap and all("changed=0" in line for line in recap), \
+        "\n".join(recap) or converge.stdout[-3000:]

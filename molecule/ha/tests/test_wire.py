@@ -1,7 +1,7 @@
 """What crossed the scenario's network, from before its first container
-started through the converge, the idempotence and check runs, and a flow run
+started through the converge and idempotence runs, and a flow run
 from client1 (molecule/shared/pytest_plugin/wire_capture.py). Between the
-cluster's hosts: every connection to PostgreSQL, Redis, the Sentinels, the API hosts
+cluster's hosts: every connection to PostgreSQL, etcd, Redis, the Sentinels, the API hosts
 and the load balancer is TLS, no plaintext HTTP but a redirect to HTTPS, and
 no form of the database password, the Redis passwords or the auth string in
 any byte.
@@ -11,24 +11,29 @@ tests and the deliberate plaintext attempts of test_pg_hba and test_firewall."""
 
 import pytest
 import wire_capture
-from ha_cluster import run_flow_on_client
+from ha_cluster import FLOATING_ADDRESS, run_flow_on_client
 from molecule_fixtures import secret_forms
 
-CLUSTER = ("db1", "db2", "db3", "api1", "api2", "lb1", "client1")
+CLUSTER = ("db1", "db2", "db3", "api1", "api2", "lb1", "lb2", "client1")
 # Redis: db2 is the primary until test_load kills it; the replicas follow it,
 # the servers ask the first Sentinel of their URL (db1), and the Sentinels
 # each other.
-HOPS = [("client1", "lb1", 443), ("lb1", "api1", 4200), ("lb1", "api2", 4200),
+HOPS = [("client1", "floating", 443), ("lb1", "api1", 4200), ("lb1", "api2", 4200), ("lb2", "api1", 4200),
+        ("lb2", "api2", 4200),
         ("api1", "db1", 5432), ("api2", "db1", 5432), ("api1", "db2", 6379), ("api2", "db2", 6379),
         ("db1", "db2", 6379), ("db3", "db2", 6379), ("api1", "db1", 26379), ("api2", "db1", 26379),
-        ("db1", "db3", 26379)]
+        ("db1", "db3", 26379),
+        # PostgreSQL: db1 is the primary until test_load switches over; the
+        # replicas stream from it, and the etcd members talk to each other.
+        ("db2", "db1", 5432), ("db3", "db1", 5432), ("db1", "db2", 2380), ("db2", "db3", 2380)]
 
 
 @pytest.fixture(scope="module")
 def wire(hosts):
     run_flow_on_client(hosts["client1"])
     wire_capture.stop_capture()
-    return wire_capture.streams(wire_capture.addresses("prefect-ha", CLUSTER))
+    # The load balancers' floating address, wherever it was, as a host of its own.
+    return wire_capture.streams(dict(wire_capture.addresses("prefect-ha", CLUSTER), floating=FLOATING_ADDRESS))
 
 
 def test_every_hop_of_the_cluster_is_seen_in_tls(wire):
@@ -44,8 +49,11 @@ def test_no_plaintext_http_between_hosts_but_redirects(wire):
 def test_no_secret_crosses_the_network(wire, inventory_vars):
     variables = inventory_vars["api1"]
     auth_string = variables["vault_prefect_auth_string"]
+    database = inventory_vars["db1"]
     forms = secret_forms([variables["vault_prefect_db_password"], variables["vault_prefect_redis_password"],
                           variables["vault_prefect_redis_replication_password"],
+                          database["vault_prefect_patroni_password"], database["vault_prefect_pg_replication_password"],
+                          database["vault_prefect_pg_rewind_password"],
                           auth_string, auth_string.split(":", 1)[1]])
     assert wire_capture.payload_bytes(wire) > 1_000_000, "the capture holds too little to say anything"
     assert not wire_capture.leaks(wire, forms)

@@ -108,3 +108,23 @@ def test_each_molecule_step_says_how_long_it_took():
     took = [line for line in lines if line.startswith("==> first step converge took ")]
     assert len(took) == 1 and int(took[0].split()[-2]) >= 1, lines
     assert lines.index(took[0]) == lines.index("INFO first ➜ converge: Executed: Successful") + 1
+
+
+def test_a_failed_scenarios_failed_tests_come_last():
+    # Molecule's framing (a dimmed bar before each line) around pytest's
+    # output, then many lines of the destroy step.
+    result = run_main(
+        "MOLECULE_SCENARIOS='first'\n"
+        "molecule() { bar='  \\033[2m│\\033[0m';"
+        " printf '%b tests/test_a.py::test_b PASSED\\n' \"$bar\";"
+        " printf '%b E   assert 3 < 2\\n' \"$bar\";"
+        " printf '%b FAILED tests/test_a.py::test_c - AssertionError\\n' \"$bar\";"
+        " for n in $(seq 80); do echo \"destroy line $n\"; done; return 1; }",
+        "molecule",
+    )
+    assert result.returncode != 0
+    failures = result.stdout[result.stdout.rindex("the failed tests of scenario first"):]
+    assert "E   assert 3 < 2" in failures
+    assert "FAILED tests/test_a.py::test_c - AssertionError" in failures
+    assert "test_b PASSED" not in failures and "destroy line" not in failures
+    assert failures.index("E   assert") < failures.index("failed scenarios: first")

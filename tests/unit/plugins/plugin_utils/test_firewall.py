@@ -44,6 +44,14 @@ def test_networks_ports_and_protocols():
     assert 'ip saddr 192.0.2.0/24 udp dport 53 accept comment "DNS"' in text
 
 
+def test_vrrp_is_matched_by_protocol_without_ports():
+    text = nft_rules([{"proto": "vrrp", "sources": ["api2"], "comment": "VRRP from the peer"}], HOSTVARS)
+    assert text.splitlines() == [
+        "# VRRP from the peer",
+        'ip saddr 10.0.0.12/32 meta l4proto vrrp accept comment "VRRP from the peer"',
+        'ip6 saddr fd00::12/128 meta l4proto vrrp accept comment "VRRP from the peer"']
+
+
 def test_loopback_and_repeated_sources_are_left_out():
     text = nft_rules([{"port": 4200, "sources": ["127.0.0.1", "::1", "10.0.0.11", "api1", "[10.0.0.11]"],
                        "comment": "API"}], HOSTVARS)
@@ -63,7 +71,8 @@ def test_a_rule_without_other_sources_lets_nobody_in():
     ([{"port": True, "sources": [], "comment": "x"}], "port True is not a port number"),
     ([{"port": "22; drop", "sources": [], "comment": "x"}], "is not a port number"),
     ([{"port": [], "sources": [], "comment": "x"}], "no port given"),
-    ([{"port": 1, "sources": [], "proto": "icmp", "comment": "x"}], "proto must be one of tcp, udp"),
+    ([{"port": 1, "sources": [], "proto": "icmp", "comment": "x"}], "proto must be one of tcp, udp, vrrp"),
+    ([{"port": 112, "sources": [], "proto": "vrrp", "comment": "x"}], "vrrp has no ports, give none"),
     ([{"port": 1, "sources": ["db9"], "comment": "x"}], "'db9' is neither an address, a network nor a host"),
     ([{"port": 1, "sources": ["client1"], "comment": "x"}], "'client1' has no gathered address"),
     ([{"port": 1, "sources": ["lb1"], "comment": "x"}], "'lb1' has no gathered address"),

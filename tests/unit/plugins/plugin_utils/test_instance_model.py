@@ -14,6 +14,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from ansible.errors import AnsibleFilterError
+from sqlalchemy.dialects.postgresql.asyncpg import dialect
+from sqlalchemy.engine.url import make_url
 from ansible_collections.selfhosted.prefect.plugins.filter.loadbalancer_servers import FilterModule as LoadbalancerFilters
 from ansible_collections.selfhosted.prefect.plugins.filter.server_instance import FilterModule as InstanceFilters
 from ansible_collections.selfhosted.prefect.plugins.plugin_utils import instance_model as im
@@ -81,8 +83,8 @@ def test_a_default_instance():
     assert m["venv"] == "/opt/prefect-server/3.8.8"
     assert m["local_api_url"] == "https://127.0.0.1:4200/api"
     assert m["external_api_url"] == "https://server1.example.internal:4200/api"
-    assert m["database"] == {"type": "postgresql", "host": "db1", "port": 5432, "name": "orion", "user": "prefect",
-                             "path": "/var/lib/prefect/default/prefect.db", "tls": True}
+    assert m["database"] == {"type": "postgresql", "host": "db1", "hosts": ["db1"], "port": 5432, "name": "orion",
+                             "user": "prefect", "path": "/var/lib/prefect/default/prefect.db", "tls": True}
     assert m["backup_host"] == "db1" and m["pre_migration_backup"] == "postgresql"
     assert not m["clustered"] and not m["services_here"] and m["cluster_environment"] == {}
     assert [d["dest"] for d in m["dropins"]] == [
@@ -206,6 +208,41 @@ def test_database_hosts_in_the_url(host, netloc_host):
     assert urlsplit(url).port == 5433
 
 
+def test_a_cluster_url_names_every_host_and_asks_for_the_primary():
+    m = model(database={"hosts": ["db1", "db2", "192.0.2.3"]})
+    url = m["environment"]["PREFECT_SERVER_DATABASE_CONNECTION_URL"]
+    assert url.startswith(f"postgresql+asyncpg://prefect:{im.url_part(PASSWORD)}@/orion?")
+    assert parse_qs(urlsplit(url).query) == {
+        "host": ["db1:5432", "db2:5432", "192.0.2.3:5432"], "target_session_attrs": ["read-write"]}
+    assert m["database"]["host"] == "db1" and m["backup_host"] == "db1"
+    assert m["stamp"] == "prefect=3.8.8 database=postgresql://prefect@db1,db2,192.0.2.3:5432/orion\n"
+    assert m["database"]["tls"]
+
+
+def test_sqlalchemy_reads_the_cluster_url_as_the_model_means_it():
+    url = model(database={"hosts": ["db1", "db2", "db3"]})["environment"]["PREFECT_SERVER_DATABASE_CONNECTION_URL"]
+    kwargs = dialect().create_connect_args(make_url(url))[1]
+    assert kwargs["host"] == ["db1", "db2", "db3"] and kwargs["port"] == [5432, 5432, 5432]
+    assert kwargs["password"] == PASSWORD and kwargs["target_session_attrs"] == "read-write"
+
+
+def test_an_instance_host_overrides_the_cluster_of_the_defaults():
+    m = model({"name": "a", "port": 1, "database": {"host": "db9"}}, database={"hosts": ["db1", "db2"]})
+    assert m["database"]["hosts"] == ["db9"]
+    assert m["environment"]["PREFECT_SERVER_DATABASE_CONNECTION_URL"].endswith("@db9:5432/orion")
+
+
+@pytest.mark.parametrize("hosts, message", [
+    ("db1,db2", "must be a list"),
+    (["db1", ""], "must be a list"),
+    (["db1", "2001:db8::5"], "IPv6"),
+])
+def test_cluster_hosts_sqlalchemy_cannot_read_fail_clearly(hosts, message):
+    with pytest.raises(AnsibleFilterError, match=message) as failure:
+        model(database={"hosts": hosts})
+    assert PASSWORD not in str(failure.value)
+
+
 def test_a_loopback_database_is_dumped_on_this_host_unless_a_backup_host_is_set():
     assert model({"name": "a", "port": 1, "database": {"host": "127.0.0.1"}})["backup_host"] == "api1"
     assert model({"name": "a", "port": 1, "database": {"host": "localhost"}})["backup_host"] == "api1"
@@ -236,13 +273,15 @@ def test_an_entry_without_name_or_port_fails():
         im.server_instance({"port": 1}, CONTEXT)
 
 
-def test_the_instance_password_wins_over_the_role_default_and_an_empty_one_stays_empty():
+def test_the_instance_password_wins_over_the_role_default_and_none_is_refused():
     url = model({"name": "a", "port": 1, "database": {"password": "own"}})["environment"][
         "PREFECT_SERVER_DATABASE_CONNECTION_URL"]
     assert url.startswith("postgresql+asyncpg://prefect:own@")
-    url = model({"name": "a", "port": 1}, database={"password": ""})["environment"][
-        "PREFECT_SERVER_DATABASE_CONNECTION_URL"]
-    assert url.startswith("postgresql+asyncpg://prefect:@")
+    for missing in ("", None):
+        with pytest.raises(AnsibleFilterError, match="instance a: PostgreSQL needs a password"):
+            model({"name": "a", "port": 1}, database={"password": missing})
+    sqlite = model({"name": "a", "port": 1, "database": {"type": "sqlite"}}, database={"password": None})
+    assert sqlite["environment"]["PREFECT_SERVER_DATABASE_CONNECTION_URL"].startswith("sqlite+aiosqlite:///")
 
 
 @pytest.mark.parametrize("bind, local", [
@@ -453,7 +492,9 @@ def test_every_form_of_each_password_is_listed_for_masking():
     assert "p%40ss%2Fw%3Ard%3F%23%25%26%3D%20x" in forms  # as in the URL
     assert "r3d%21s%2Fp%40ss" in forms
     assert len(forms) == len(set(forms))
-    assert model({"name": "a", "port": 1}, database={"password": ""})["secret_forms"] == []
+    # SQLite has no password: nothing to mask.
+    assert model({"name": "a", "port": 1, "database": {"type": "sqlite"}}, database={"password": ""})[
+        "secret_forms"] == []
     assert REDIS_PASSWORD not in model()["secret_forms"]
 
 

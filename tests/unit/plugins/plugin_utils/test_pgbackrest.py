@@ -1,0 +1,98 @@
+# -*- coding: utf-8 -*-
+# Copyright: selfhosted.prefect contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Restore targets and the reachable range (plugins/plugin_utils/pgbackrest.py),
+against `pgbackrest info --output=json` as pgBackRest 2.45 to 2.55 writes it."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, strategies as st
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.selfhosted.prefect.plugins.plugin_utils.pgbackrest import (
+    backup_set, restore_target, unreachable_target)
+
+NOW = datetime(2026, 12, 4, 16, 0, tzinfo=timezone.utc)
+# 2026-12-01 02:30:00 to 02:31:40 UTC (full), 2026-12-02 02:30:00 to 02:30:20 (differential).
+FULL = {"label": "20261201-023000F", "type": "full", "prior": None,
+        "timestamp": {"start": 1796092200, "stop": 1796092300},
+        "archive": {"start": "000000010000000000000003", "stop": "000000010000000000000004"}}
+DIFF = {"label": "20261201-023000F_20261202-023000D", "type": "diff", "prior": "20261201-023000F",
+        "timestamp": {"start": 1796178600, "stop": 1796178620}}
+INFO = [{"name": "prefect", "cipher": "aes-256-cbc", "status": {"code": 0, "message": "ok"},
+         "archive": [{"id": "17-1", "min": "000000010000000000000003", "max": "00000001000000000000001A"}],
+         "backup": [DIFF, FULL]}]
+
+
+def test_latest_replays_every_archived_change():
+    assert restore_target("latest") == {"type": "default"}
+    assert restore_target("  latest ") == {"type": "default"}
+
+
+def test_a_restore_point_by_name():
+    assert restore_target("name:before-migrate-default") == {"type": "name", "target": "before-migrate-default"}
+    for bad in ("name:", "name:a b", "name:-x", "name:" + "a" * 64, "name:x'; drop"):
+        with pytest.raises(AnsibleFilterError, match="is not a name"):
+            restore_target(bad)
+
+
+def test_a_time_with_its_offset_becomes_utc_to_the_microsecond():
+    assert restore_target("2026-12-04T16:00:00+01:00", NOW) == {"type": "time",
+                                                                "target": "2026-12-04 15:00:00.000000+00"}
+    assert restore_target("2026-12-04T10:11:12.5Z", NOW)["target"] == "2026-12-04 10:11:12.500000+00"
+
+
+def test_a_time_without_offset_or_in_the_future_or_not_a_time_is_refused():
+    with pytest.raises(AnsibleFilterError, match="has no offset"):
+        restore_target("2026-12-04T15:00:00", NOW)
+    with pytest.raises(AnsibleFilterError, match="in the future"):
+        restore_target("2026-12-04T16:00:01Z", NOW)
+    for bad in ("", "  ", None, 5, "yesterday", "2026-13-01T00:00:00Z"):
+        with pytest.raises(AnsibleFilterError):
+            restore_target(bad, NOW)
+
+
+@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2026, 12, 1),
+                    timezones=st.sampled_from([timezone.utc, timezone(timedelta(hours=-11, minutes=-30)),
+                                               timezone(timedelta(hours=14))])))
+def test_any_time_with_an_offset_means_the_same_instant(moment):
+    target = restore_target(moment.isoformat(), NOW)["target"]
+    parsed = datetime.strptime(target, "%Y-%m-%d %H:%M:%S.%f+00").replace(tzinfo=timezone.utc)
+    assert parsed == moment
+
+
+def test_the_backups_oldest_first_and_the_earliest_reachable_time():
+    assert backup_set(INFO, "prefect") == {
+        "backups": [{"label": "20261201-023000F", "type": "full",
+                     "start": "2026-12-01T02:30:00Z", "stop": "2026-12-01T02:31:40Z"},
+                    {"label": "20261201-023000F_20261202-023000D", "type": "diff",
+                     "start": "2026-12-02T02:30:00Z", "stop": "2026-12-02T02:30:20Z"}],
+        "earliest": "2026-12-01T02:31:40Z"}
+
+
+def test_a_stanza_that_cannot_restore_says_why():
+    with pytest.raises(AnsibleFilterError, match="no stanza 'other'"):
+        backup_set(INFO, "other")
+    empty = [{"name": "prefect", "status": {"code": 2, "message": "no valid backups"}, "backup": []}]
+    with pytest.raises(AnsibleFilterError, match="no valid backups .pgBackRest status 2"):
+        backup_set(empty, "prefect")
+    with pytest.raises(AnsibleFilterError, match="no backup yet"):
+        backup_set([{"name": "prefect", "status": {"code": 0, "message": "ok"}}], "prefect")
+    for bad in ({}, None, "[]", [1]):
+        with pytest.raises(AnsibleFilterError, match="not a list of stanzas"):
+            backup_set(bad, "prefect")
+    broken = [{"name": "prefect", "status": {"code": 0}, "backup": [{"label": "x", "timestamp": {"start": 1}}]}]
+    with pytest.raises(AnsibleFilterError, match="'x' has no start and stop time"):
+        backup_set(broken, "prefect")
+
+
+def test_a_time_before_the_oldest_backup_ended_is_out_of_reach():
+    backups = backup_set(INFO, "prefect")
+    reason = unreachable_target(restore_target("2026-12-01T02:31:39Z", NOW), backups)
+    assert reason.startswith("2026-12-01T02:31:39Z is before the oldest backup ended (2026-12-01T02:31:40Z)")
+    assert "20261201-023000F 2026-12-01T02:31:40Z" in reason
+    assert unreachable_target(restore_target("2026-12-01T02:31:40Z", NOW), backups) == ""
+    assert unreachable_target(restore_target("latest"), backups) == ""
+    assert unreachable_target(restore_target("name:x"), backups) == ""
