@@ -16,6 +16,8 @@ import re
 import shlex
 import time
 
+testinfra_hosts = ["ansible://upgrade1"]
+
 OLD, NEW = "3.6.29", "3.8.8"
 API = "http://127.0.0.1:4200/api"
 SITE, RESTORE = "selfhosted.prefect.site", "selfhosted.prefect.restore"
