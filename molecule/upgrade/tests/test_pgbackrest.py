@@ -18,7 +18,8 @@ testinfra_hosts = ["ansible://backup1"]
 STANZA = "prefect"
 # upgrade1's prefect_postgresql_archive_timeout.
 ARCHIVE_TIMEOUT = 10
-CA = "/etc/ssl/selfhosted-prefect/ca.pem"
+PKI = "/etc/ssl/selfhosted-prefect"
+CA = f"{PKI}/ca.pem"
 
 
 @pytest.fixture(scope="module")
@@ -83,17 +84,22 @@ def test_the_timers_and_the_backup_and_check_units(host):
     assert "diff" in [backup["type"] for backup in info(host)["backup"]]
 
 
-@pytest.mark.parametrize("server, client", [("backup1", "upgrade1"), ("upgrade1", "backup1")])
-def test_each_server_wants_the_client_certificate(host, db, server, client):
-    """A TLS client without a certificate gets no session from either end's
-    server; each end's own certificate does."""
-    source = db if client == "upgrade1" else host
-    bare = source.run(f"openssl s_client -connect {server}:8432 -CAfile {CA} -verify_return_error -brief </dev/null")
-    signed = source.run(f"openssl s_client -connect {server}:8432 -CAfile {CA} -verify_return_error -brief "
-                        f"-cert /etc/ssl/selfhosted-prefect/pgbackrest.pem -key /etc/ssl/selfhosted-prefect/pgbackrest.key "
-                        "</dev/null")
-    assert "CONNECTION ESTABLISHED" in signed.stderr, signed.stderr
-    assert bare.rc != 0 or "alert" in bare.stderr.lower(), bare.stderr
+def test_each_server_lets_in_only_the_other_end(host, db):
+    """tls-server-auth: a certificate of the same CA with another name is
+    refused. Each host's own certificate goes to its own server, which lets
+    in only the other host's name; the other host is let in."""
+    def tls_client(side):
+        return [f"--{side}-host-type=tls", f"--{side}-host-ca-file={CA}", f"--{side}-host-cert-file={PKI}/pgbackrest.pem",
+                f"--{side}-host-key-file={PKI}/pgbackrest.key"]
+
+    refused_by_repository = pgbackrest(host, "--repo1-host=backup1", *tls_client("repo1"), "repo-ls")
+    # pgBackRest skips a database host it cannot use, and says why.
+    refused_by_database = pgbackrest(db, "--reset-repo1-host", "--repo1-path=/tmp/refused-probe", "--pg1-host=upgrade1",
+                                     *tls_client("pg1"), "--log-level-console=warn", "stanza-create")
+    let_in = pgbackrest(db, "repo-ls")
+    assert refused_by_repository.rc != 0 and "access denied" in refused_by_repository.stdout + refused_by_repository.stderr
+    assert refused_by_database.rc != 0 and "access denied" in refused_by_database.stdout + refused_by_database.stderr
+    assert let_in.rc == 0 and "archive" in let_in.stdout.split(), let_in.stdout + let_in.stderr
 
 
 def test_the_passphrase_is_in_no_log(host, db, inventory_vars):
