@@ -20,6 +20,7 @@ INVENTORY = """
 all:
   children:
     prefect_db: {hosts: {db1: {}}}
+    prefect_backup: {hosts: {backup1: {}}}
     prefect_redis: {hosts: {db1: {}}}
     prefect_loadbalancer: {hosts: {lb1: {}}}
     prefect_server: {hosts: {api1: {}}}
@@ -51,14 +52,18 @@ def concern(tasks):
     return [task for task in tasks if "always" not in task[3]]
 
 
-@pytest.mark.parametrize("tag, play, role, task_part", [
-    ("backup", "prefect_db", "selfhosted.prefect.prefect_postgresql", "backup"),
-    ("deployments", "prefect_worker", "selfhosted.prefect.prefect_worker", "deployments"),
+# The backup concern: the dumps and the archiving on the database hosts, and
+# the pgBackRest repository's play.
+@pytest.mark.parametrize("tag, plays, task_part", [
+    ("backup", {("prefect_db", "selfhosted.prefect.prefect_postgresql"),
+                ("prefect_backup", "selfhosted.prefect.prefect_backup_repository")}, "backup"),
+    ("deployments", {("prefect_worker", "selfhosted.prefect.prefect_worker")}, "deployments"),
 ])
-def test_one_concern_runs_alone(tmp_path, tag, play, role, task_part):
+def test_one_concern_runs_alone(tmp_path, tag, plays, task_part):
     selected = concern(listed_tasks(tmp_path, "--tags", tag))
     assert selected
-    assert all(task[0] == play and task[1] == role and tag in task[3] for task in selected), selected
+    assert all((task[0], task[1]) in plays and tag in task[3] for task in selected), selected
+    assert {(task[0], task[1]) for task in selected} == plays
     assert any(task_part in task[2].lower() for task in selected)
 
 
@@ -83,20 +88,22 @@ def test_firewall_runs_the_rules_of_every_role_and_the_host_firewall(tmp_path):
     # Each role's rules are an include_role, listed without a role name.
     listing = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(tmp_path / "inventory.yml"), "selfhosted.prefect.site",
                               "--list-tasks", "--tags", "firewall"], capture_output=True, text=True, check=True).stdout
-    for what in ("PostgreSQL", "Redis", "the frontends", "the instances"):
+    for what in ("PostgreSQL", "pgBackRest", "Redis", "the frontends", "the instances"):
         assert re.search(rf"Declare what the host firewall lets in for {what}\tTAGS: \[.*firewall", listing), what
 
 
 def test_each_play_is_a_concern_and_nothing_is_left_out(tmp_path):
     everything = listed_tasks(tmp_path)
     untagged = [task for task in everything
-                if not task[3] & {"always", "database", "redis", "loadbalancer", "server", "client", "workers",
-                                  "firewall"}]
+                if not task[3] & {"always", "database", "backup", "redis", "loadbalancer", "server", "client",
+                                  "workers", "firewall"}]
     assert untagged == []
     database = concern(listed_tasks(tmp_path, "--tags", "database"))
     assert {task[0] for task in database} == {"prefect_db"}
     assert any("backup" in task[3] for task in database)
-    assert len(database) > len(concern(listed_tasks(tmp_path, "--tags", "backup")))
+    # In the database play the backup tag picks out a part of it.
+    backup = concern(listed_tasks(tmp_path, "--tags", "backup"))
+    assert len(database) > len([task for task in backup if task[0] == "prefect_db"])
 
 
 def test_the_internal_role_refuses_to_run_on_its_own(tmp_path):
