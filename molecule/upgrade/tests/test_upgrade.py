@@ -184,7 +184,7 @@ def a_client_that_clings_fails_the_swap_and_not_the_database(host, run_playbook,
     """A client that reconnects at once (a monitoring agent, an operator's
     psql loop) to the restored database stops PostgreSQL from renaming it:
     both renames of the swap roll back, and the old database is untouched."""
-    cling = "while true; do psql -qd orion_restore -c 'SELECT pg_sleep(600)'; sleep 0.1; done"
+    cling = "while true; do psql -qd orion_restore -c 'SELECT pg_sleep(600)'; sleep 0.02; done"
     host.check_output(f"systemd-run --unit={CLINGING_UNIT} --uid=postgres bash -c {shlex.quote(cling)}")
     try:
         result = run_playbook(RESTORE, *UPGRADE, "-e", "restore_instance=default",
