@@ -4,8 +4,7 @@
 """Point-in-time recovery with pgBackRest: what an operator's restore target
 means to `pgbackrest restore`, and what `pgbackrest info --output=json` says
 a restore can reach (tests/unit/plugins/plugin_utils/test_pgbackrest.py).
-The first step of the pgBackRest work (issue 22): the restore playbook's
-checks build on it."""
+playbooks/restore.yml reads them through the filter pgbackrest_restore_plan."""
 from __future__ import annotations
 
 import re
@@ -104,3 +103,20 @@ def unreachable_target(target, backups):
         return ""
     return (f"{_iso(moment)} is before the oldest backup ended ({backups['earliest']}): the earliest time a "
             f"restore reaches; backups: {', '.join(b['label'] + ' ' + b['stop'] for b in backups['backups'])}")
+
+
+def restore_plan(info, stanza, target, now=None):
+    """What playbooks/restore.yml shows and runs for a point-in-time restore:
+    the backups and the earliest reachable time (backup_set), the target as
+    the operator wrote it (`target`), the options of `pgbackrest restore`
+    that reach it (`options`), and `unreachable`: why it cannot be reached,
+    or "". A target before the first backup is refused here; one after the
+    newest archived change, by PostgreSQL as it replays."""
+    parsed = restore_target(target, now)
+    backups = backup_set(info, stanza)
+    options = [f"--type={parsed['type']}"]
+    if parsed["type"] != "default":
+        # Stop there and take writes: the restored copy is dumped at once.
+        options += [f"--target={parsed['target']}", "--target-action=promote"]
+    return {"target": target.strip(), "options": options, "backups": backups["backups"],
+            "earliest": backups["earliest"], "unreachable": unreachable_target(parsed, backups)}

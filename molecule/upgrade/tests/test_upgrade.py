@@ -15,6 +15,7 @@ import json
 import re
 import shlex
 import time
+from datetime import datetime, timezone
 
 testinfra_hosts = ["ansible://upgrade1"]
 
@@ -45,6 +46,40 @@ async def deploy():
 
 asyncio.run(deploy())
 """
+
+
+# Flow runs from a deployment with a schedule, as fast as the API takes them,
+# each written down with the times it was sent and acknowledged; and the
+# "disaster": every deployment and flow run deleted through the API.
+LOAD_AND_DISASTER = """
+import asyncio, json, pathlib, sys, time
+from prefect import get_client
+from prefect.client.schemas.actions import DeploymentScheduleCreate
+from prefect.client.schemas.schedules import IntervalSchedule
+
+async def load(out, stop):
+    async with get_client() as client:
+        flow_id = await client.create_flow_from_name("hourly-report")
+        schedule = DeploymentScheduleCreate(schedule=IntervalSchedule(interval=60))
+        deployment_id = await client.create_deployment(flow_id=flow_id, name="every-minute", schedules=[schedule])
+        with open(out, "w") as log:
+            while not pathlib.Path(stop).exists():
+                sent = time.time()
+                run = await client.create_flow_run_from_deployment(deployment_id)
+                log.write(json.dumps({"id": str(run.id), "sent": sent, "acked": time.time()}) + "\\n")
+                log.flush()
+
+async def disaster():
+    async with get_client() as client:
+        for deployment in await client.read_deployments():
+            await client.delete_deployment(deployment.id)
+        while runs := await client.read_flow_runs(limit=200):
+            for run in runs:
+                await client.delete_flow_run(run.id)
+
+asyncio.run(load(*sys.argv[2:]) if sys.argv[1] == "load" else disaster())
+"""
+LOAD_UNIT = "point-in-time-load"
 
 
 def psql(host, sql):
@@ -229,13 +264,81 @@ def vacuum_deletes_a_run_past_its_retention(host, data):
     assert psql(host, "SELECT id FROM flow_run ORDER BY id").splitlines() == sorted(runs[1:])
 
 
+def acknowledged_runs(host, path):
+    if not host.file(path).exists:
+        return []
+    return [json.loads(line) for line in host.file(path).content_string.splitlines()]
+
+
+def wait_for_runs(host, path, count, after=0.0):
+    started = time.monotonic()
+    while len([run for run in acknowledged_runs(host, path) if run["sent"] > after]) < count:
+        assert time.monotonic() - started < 60, f"the load made fewer than {count} runs in 60 s"
+        time.sleep(0.5)
+
+
+def point_in_time_restore_undoes_a_disaster(host, run_playbook):
+    """Runs come in; at T every deployment and run is deleted through the
+    API; restore.yml to T brings back every run acknowledged before T and
+    none sent after it, and the scheduler plans the restored deployment's
+    runs again. The RPO (T minus the newest change restored) and the time
+    of the restore are printed."""
+    python = f"/opt/prefect-server/{NEW}/bin/python"
+    client_env = f"-E PREFECT_HOME=/tmp/client -E PREFECT_API_URL={API}"
+    runs_file, stop_file = "/tmp/point-in-time-runs.jsonl", "/tmp/point-in-time-stop"
+    host.check_output(f"cat > /tmp/load_and_disaster.py <<'EOF'\n{LOAD_AND_DISASTER}\nEOF")
+    host.check_output(f"rm -f {stop_file} {runs_file}; systemd-run --unit={LOAD_UNIT} {client_env} {python} /tmp/load_and_disaster.py "
+                      f"load {runs_file} {stop_file}")
+    try:
+        wait_for_runs(host, runs_file, 30)
+        target = datetime.now(timezone.utc)
+        wait_for_runs(host, runs_file, 30, after=target.timestamp())
+    finally:
+        host.check_output(f"touch {stop_file}")
+        host.run(f"timeout 30 sh -c 'while systemctl is-active -q {LOAD_UNIT}; do sleep 0.2; done'")
+    runs = acknowledged_runs(host, runs_file)
+    disaster = datetime.now(timezone.utc)
+    host.check_output(f"PREFECT_HOME=/tmp/client PREFECT_API_URL={API} {python} /tmp/load_and_disaster.py disaster")
+    assert psql(host, "SELECT (SELECT count(*) FROM flow_run) + (SELECT count(*) FROM deployment)") == "0"
+
+    point = ("-e", "restore_instance=default", "-e", f"restore_target={target.isoformat()}")
+    listed = run_playbook(RESTORE, "--check", *UPGRADE, *point)
+    assert listed.returncode == 0, listed.stdout[-3000:]
+    assert "A restore reaches any time from" in text(listed) and "--type=time" in text(listed)
+    assert host.service(UNIT).is_running and psql(host, "SELECT count(*) FROM deployment") == "0"
+
+    started = time.monotonic()
+    result = run_playbook(RESTORE, *UPGRADE, *point)
+    took = time.monotonic() - started
+    assert result.returncode == 0, result.stdout[-3000:]
+    restored_at = datetime.now(timezone.utc)
+    present = set(psql(host, "SELECT id FROM flow_run").splitlines())
+    before = {run["id"] for run in runs if run["acked"] < target.timestamp()}
+    after = {run["id"] for run in runs if run["sent"] > target.timestamp()}
+    assert before <= present, f"{len(before - present)} runs acknowledged before T are missing"
+    assert not after & present, f"{len(after & present)} runs sent after T are back"
+    assert psql(host, "SELECT name FROM deployment ORDER BY name").splitlines() == ["every-minute", "nightly"]
+    # Not counting the runs the scheduler has planned since the restore.
+    newest = float(psql(host, f"SELECT extract(epoch FROM max(created)) FROM flow_run WHERE created < '{disaster.isoformat()}'"))
+    recovered_to = re.search(r"committed at (\S+) \(UTC\)", text(result)).group(1)
+    print(f"\npoint-in-time restore to T={target.isoformat()}: {len(before)} runs acknowledged before T back, "
+          f"{len(after)} sent after T gone; RPO (T minus the newest run restored) {target.timestamp() - newest:.2f} s; "
+          f"newest change replayed committed at {recovered_to}; restore.yml took {took:.1f} s")
+    # The scheduler plans the restored deployment's runs again.
+    deadline = time.monotonic() + 120
+    while psql(host, "SELECT count(*) FROM flow_run r JOIN deployment d ON r.deployment_id = d.id "
+                     f"WHERE d.name = 'every-minute' AND r.created > '{restored_at.isoformat()}'") == "0":
+        assert time.monotonic() < deadline, "the scheduler planned no run of the restored deployment in 120 s"
+        time.sleep(2)
+
+
 def run_step(number, function, *args):
     """One step of the drill, named in the output with its time: a failing
     step is the last one printed, and its function is in the traceback."""
-    print(f"\n[drill step {number}/11] {function.__name__.replace('_', ' ')}")
+    print(f"\n[drill step {number}/12] {function.__name__.replace('_', ' ')}")
     started = time.monotonic()
     result = function(*args)
-    print(f"[drill step {number}/11] took {time.monotonic() - started:.0f} s")
+    print(f"[drill step {number}/12] took {time.monotonic() - started:.0f} s")
     return result
 
 
@@ -253,6 +356,7 @@ def test_day2_drill(host, run_playbook):
     run_step(9, a_client_that_clings_fails_the_swap_and_not_the_database, host, run_playbook, data, nightly)
     run_step(10, restore_into_a_dropped_database, host, run_playbook, data, nightly)
     run_step(11, vacuum_deletes_a_run_past_its_retention, host, data)
+    run_step(12, point_in_time_restore_undoes_a_disaster, host, run_playbook)
 
 
 def test_metrics_served_when_asked(host):

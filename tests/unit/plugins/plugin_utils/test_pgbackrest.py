@@ -12,7 +12,7 @@ from hypothesis import given, strategies as st
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.selfhosted.prefect.plugins.plugin_utils.pgbackrest import (
-    backup_set, restore_target, unreachable_target)
+    backup_set, restore_plan, restore_target, unreachable_target)
 
 NOW = datetime(2026, 12, 4, 16, 0, tzinfo=timezone.utc)
 # 2026-12-01 02:30:00 to 02:31:40 UTC (full), 2026-12-02 02:30:00 to 02:30:20 (differential).
@@ -96,3 +96,24 @@ def test_a_time_before_the_oldest_backup_ended_is_out_of_reach():
     assert unreachable_target(restore_target("2026-12-01T02:31:40Z", NOW), backups) == ""
     assert unreachable_target(restore_target("latest"), backups) == ""
     assert unreachable_target(restore_target("name:x"), backups) == ""
+
+
+def test_a_plan_names_the_options_that_stop_at_the_target():
+    plan = restore_plan(INFO, "prefect", " 2026-12-03T12:00:00+01:00 ", NOW)
+    assert plan["target"] == "2026-12-03T12:00:00+01:00"
+    assert plan["options"] == ["--type=time", "--target=2026-12-03 11:00:00.000000+00", "--target-action=promote"]
+    assert plan["earliest"] == "2026-12-01T02:31:40Z" and len(plan["backups"]) == 2
+    assert plan["unreachable"] == ""
+    assert restore_plan(INFO, "prefect", "name:pre-migration", NOW)["options"] == [
+        "--type=name", "--target=pre-migration", "--target-action=promote"]
+    # To the end of the archive: PostgreSQL promotes when it runs out of WAL.
+    assert restore_plan(INFO, "prefect", "latest", NOW)["options"] == ["--type=default"]
+
+
+def test_a_plan_says_why_a_target_is_out_of_reach_and_refuses_a_bad_one():
+    assert restore_plan(INFO, "prefect", "2026-11-30T00:00:00Z", NOW)["unreachable"].startswith(
+        "2026-11-30T00:00:00Z is before the oldest backup ended")
+    with pytest.raises(AnsibleFilterError, match="has no offset"):
+        restore_plan(INFO, "prefect", "2026-12-03T12:00:00", NOW)
+    with pytest.raises(AnsibleFilterError, match="no stanza 'other'"):
+        restore_plan(INFO, "other", "latest", NOW)
