@@ -15,6 +15,9 @@ from ansible.errors import AnsibleFilterError
 # pg_create_restore_point takes any text; the points the collection makes and
 # accepts are plain words, so a name never needs quoting anywhere.
 _RESTORE_POINT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+# The restore points the backup command makes end with the dump's time
+# (prefect-db-backup: LABEL-DB-YYYYMMDDTHHMMSSZ).
+_STAMPED_POINT = re.compile(r".*-(\d{8}T\d{6}Z)")
 # The stanza status pgBackRest reports when it is usable.
 _STATUS_OK = 0
 
@@ -115,8 +118,21 @@ def restore_plan(info, stanza, target, now=None):
     parsed = restore_target(target, now)
     backups = backup_set(info, stanza)
     options = [f"--type={parsed['type']}"]
+    unreachable = unreachable_target(parsed, backups)
     if parsed["type"] != "default":
         # Stop there and take writes: the restored copy is dumped at once.
         options += [f"--target={parsed['target']}", "--target-action=promote"]
+    stamped = _STAMPED_POINT.fullmatch(parsed.get("target", "")) if parsed["type"] == "name" else None
+    if stamped:
+        # pgBackRest picks a backup before a time target by itself, but for a
+        # name it takes the newest, which may be after the point: replay
+        # would never meet it.
+        made = _iso(datetime.strptime(stamped.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc))
+        before = [backup for backup in backups["backups"] if backup["stop"] <= made]
+        if before:
+            options.append(f"--set={before[-1]['label']}")
+        else:
+            unreachable = (f"the restore point {parsed['target']} was made at {made}, before the oldest backup ended "
+                           f"({backups['earliest']})")
     return {"target": target.strip(), "options": options, "backups": backups["backups"],
-            "earliest": backups["earliest"], "unreachable": unreachable_target(parsed, backups)}
+            "earliest": backups["earliest"], "unreachable": unreachable}

@@ -1,8 +1,10 @@
 """The day-2 drill on upgrade1: Prefect 3.6.29 with flow runs, a deployment
 and a nightly dump; a failed upgrade to 3.8.8 that leaves 3.6.29 serving; the
 upgrade; restores that fail and leave the database as it was; a restore of
-the 3.6.29 dump into a dropped database; the vacuum. The backup and restore
-times are printed (run with -s, as Molecule's verifier does).
+the 3.6.29 dump into a dropped database; the vacuum; point-in-time restores
+from backup1's pgBackRest repository, to a time (after a "disaster") and to
+the restore point of the pre-migration dump. The backup and restore times
+and the RPO are printed (run with -s, as Molecule's verifier does).
 
 Each step builds on the host the step before left, so the drill is one test,
 test_day2_drill, whose steps are the functions below, run in order; what a
@@ -165,11 +167,14 @@ def failed_migration_leaves_the_old_release_serving(host, run_playbook, data):
 
 
 def upgrade_migrates_once_keeping_runs_and_deployment(host, run_playbook, data):
+    """Returns the restore point made with the pre-migration dump."""
     before = migrations_succeeded(host)
     result = run_playbook(SITE, *UPGRADE)
     assert result.returncode == 0, result.stdout[-3000:]
     dump = re.search(rf"Before migrating to prefect {NEW}: dumped orion to (\S+\.pre-migration\.pgc): \d+ bytes",
                      text(result)).group(1)
+    point = re.search(r"restore point (pre-migration-orion-\d{8}T\d{6}Z) \(restore.yml -e restore_target=name:",
+                      text(result)).group(1)
     assert (host.file(dump).user, host.file(dump).mode) == ("postgres", 0o600)
     assert "TABLE public flow_run " in host.check_output(f"runuser -u postgres -- pg_restore --list {dump}")
     # The migration's statement timeout is its whole bound (before 3.8, Prefect takes the API's 30 s).
@@ -180,6 +185,7 @@ def upgrade_migrates_once_keeping_runs_and_deployment(host, run_playbook, data):
     assert f"/opt/prefect-server/{NEW}/bin/prefect server start" in host.check_output(f"systemctl show -p ExecStart --value {UNIT}")
     assert not host.file(f"/opt/prefect-server/{OLD}").exists
     assert host.check_output("runuser -u prefect -- cat /var/lib/prefect/default/.selfhosted-prefect-migrated").startswith(f"prefect={NEW} ")
+    return point
 
 
 def second_converge_changes_nothing(run_playbook):
@@ -332,13 +338,23 @@ def point_in_time_restore_undoes_a_disaster(host, run_playbook):
         time.sleep(2)
 
 
+def restore_to_the_point_before_the_upgrade(host, run_playbook, data, point):
+    """The restore point the pre-migration dump made: the database as it was
+    on 3.6.29, replayed from the archive, then migrated to 3.8.8 again."""
+    result = run_playbook(RESTORE, *UPGRADE, "-e", "restore_instance=default", "-e", f"restore_target=name:{point}")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert re.search(r"migrated from revision \w+ \(the dump\) to \w+", text(result))
+    assert api_version(host) == NEW
+    assert stored(host) == data
+
+
 def run_step(number, function, *args):
     """One step of the drill, named in the output with its time: a failing
     step is the last one printed, and its function is in the traceback."""
-    print(f"\n[drill step {number}/12] {function.__name__.replace('_', ' ')}")
+    print(f"\n[drill step {number}/13] {function.__name__.replace('_', ' ')}")
     started = time.monotonic()
     result = function(*args)
-    print(f"[drill step {number}/12] took {time.monotonic() - started:.0f} s")
+    print(f"[drill step {number}/13] took {time.monotonic() - started:.0f} s")
     return result
 
 
@@ -348,7 +364,7 @@ def test_day2_drill(host, run_playbook):
     data = run_step(1, older_release_stores_runs_and_a_deployment, host)
     nightly = run_step(2, nightly_dump, host)
     run_step(3, failed_migration_leaves_the_old_release_serving, host, run_playbook, data)
-    run_step(4, upgrade_migrates_once_keeping_runs_and_deployment, host, run_playbook, data)
+    point = run_step(4, upgrade_migrates_once_keeping_runs_and_deployment, host, run_playbook, data)
     run_step(5, second_converge_changes_nothing, run_playbook)
     run_step(6, restore_without_a_dump_lists_them_and_stops_nothing, host, run_playbook, nightly)
     run_step(7, restore_refuses_check_mode_and_stops_nothing, host, run_playbook, data, nightly)
@@ -357,6 +373,7 @@ def test_day2_drill(host, run_playbook):
     run_step(10, restore_into_a_dropped_database, host, run_playbook, data, nightly)
     run_step(11, vacuum_deletes_a_run_past_its_retention, host, data)
     run_step(12, point_in_time_restore_undoes_a_disaster, host, run_playbook)
+    run_step(13, restore_to_the_point_before_the_upgrade, host, run_playbook, data, point)
 
 
 def test_metrics_served_when_asked(host):

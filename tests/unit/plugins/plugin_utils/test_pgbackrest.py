@@ -117,3 +117,15 @@ def test_a_plan_says_why_a_target_is_out_of_reach_and_refuses_a_bad_one():
         restore_plan(INFO, "prefect", "2026-12-03T12:00:00", NOW)
     with pytest.raises(AnsibleFilterError, match="no stanza 'other'"):
         restore_plan(INFO, "other", "latest", NOW)
+
+
+def test_a_restore_point_of_the_backup_command_replays_from_a_backup_made_before_it():
+    """pgBackRest restores the newest backup for a name; a point made between
+    the full and the differential backup is reached from the full one."""
+    between = restore_plan(INFO, "prefect", "name:pre-migration-orion-20261201T120000Z", NOW)
+    assert between["options"][-1] == "--set=20261201-023000F" and between["unreachable"] == ""
+    after = restore_plan(INFO, "prefect", "name:scheduled-orion-20261203T023000Z", NOW)
+    assert after["options"][-1] == "--set=20261201-023000F_20261202-023000D"
+    before = restore_plan(INFO, "prefect", "name:pre-migration-orion-20261130T000000Z", NOW)
+    assert before["unreachable"].startswith("the restore point pre-migration-orion-20261130T000000Z was made at "
+                                            "2026-11-30T00:00:00Z, before the oldest backup ended")
