@@ -136,3 +136,18 @@ def restore_plan(info, stanza, target, now=None):
                            f"({backups['earliest']})")
     return {"target": target.strip(), "options": options, "backups": backups["backups"],
             "earliest": backups["earliest"], "unreachable": unreachable}
+
+
+def stanza_system_id(info, stanza):
+    """The system identifier of the PostgreSQL cluster the stanza backs up now
+    (its newest database entry in `pgbackrest info --output=json`), or None
+    when the repository has no such stanza or did not answer. A cluster with
+    another identifier is not the stanza's: a rebuilt database host, whose
+    WAL the repository refuses until the stanza's cluster is restored there."""
+    if not isinstance(info, list):
+        return None
+    entry = next((item for item in info if isinstance(item, dict) and item.get("name") == stanza), None)
+    databases = [db for db in (entry or {}).get("db") or [] if isinstance(db, dict) and "system-id" in db]
+    if not databases:
+        return None
+    return str(max(databases, key=lambda db: db.get("id", 0))["system-id"])

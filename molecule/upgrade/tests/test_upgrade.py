@@ -16,8 +16,12 @@ serving instance, of either release, and runs before or after it.
 import json
 import re
 import shlex
+import subprocess
 import time
 from datetime import datetime, timezone
+from pathlib import Path
+
+import testinfra
 
 testinfra_hosts = ["ansible://upgrade1"]
 
@@ -348,17 +352,73 @@ def restore_to_the_point_before_the_upgrade(host, run_playbook, data, point):
     assert stored(host) == data
 
 
+def wait_until_archived(host, db):
+    """Until backup1's repository holds the WAL segment upgrade1 writes now:
+    every change made so far survives upgrade1's loss."""
+    segment = psql(db, "SELECT pg_walfile_name(pg_current_wal_insert_lsn())")
+    deadline = time.monotonic() + 60
+    while True:
+        info = json.loads(host.check_output("runuser -u postgres -- pgbackrest --stanza=prefect --output=json info"))
+        if ((info[0].get("archive") or [{}])[-1].get("max") or "") >= segment:
+            return
+        assert time.monotonic() < deadline, f"{segment} not archived in 60 s"
+        time.sleep(1)
+
+
+def container_address(name):
+    return subprocess.run(["docker", "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def the_database_host_is_gone(host, run_playbook, inventory, data):
+    """upgrade1's container removed with everything on it, and a new one
+    made under its name: its converge stops at the database, whose new
+    cluster is not the one backup1's repository backs up, before the API
+    starts on empty databases. restore.yml to latest restores the whole
+    cluster from the repository in place, and the API serves what it served
+    before; a converge then changes nothing it should not. The times of the
+    rebuild, the converge and the restore are printed."""
+    container = host.backend.get_hostname()
+    address = container_address(container)
+    wait_until_archived(testinfra.get_host("ansible://backup1", ansible_inventory=inventory), host)
+    subprocess.run(["docker", "rm", "--force", container], check=True, capture_output=True)
+    lost = time.monotonic()
+    platform = {"molecule_yml": {"platforms": [{"name": container, "image": "selfhosted-prefect/debian:12"}]}}
+    created = run_playbook(str(Path(__file__).resolve().parents[2] / "shared" / "create.yml"), "-e", json.dumps(platform),
+                           env={"MOLECULE_SCENARIO_NAME": "upgrade"})
+    assert created.returncode == 0, created.stdout[-3000:]
+    # backup1's firewall lets in upgrade1's address: Docker gives the new container the one freed.
+    assert container_address(container) == address
+    rebuilt = time.monotonic()
+    converge = run_playbook(SITE, *UPGRADE)
+    assert converge.returncode != 0
+    assert "backs up another PostgreSQL cluster in stanza prefect" in text(converge)
+    assert not host.service(UNIT).is_running
+    converged = time.monotonic()
+    result = run_playbook(RESTORE, *UPGRADE, "-e", "restore_instance=default", "-e", "restore_target=latest")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "Restored the whole cluster from the repository on the rebuilt host upgrade1" in text(result)
+    restored = time.monotonic()
+    assert api_version(host) == NEW
+    assert stored(host) == data
+    again = run_playbook(SITE, *UPGRADE)
+    assert again.returncode == 0, again.stdout[-3000:]
+    print(f"\nupgrade1 lost and rebuilt: new container {rebuilt - lost:.1f} s, converge stopped at the database "
+          f"{converged - rebuilt:.1f} s, restore.yml to latest (whole cluster, API converged) {restored - converged:.1f} s; "
+          f"{restored - lost:.1f} s from the loss to the API serving the old data")
+
+
 def run_step(number, function, *args):
     """One step of the drill, named in the output with its time: a failing
     step is the last one printed, and its function is in the traceback."""
-    print(f"\n[drill step {number}/13] {function.__name__.replace('_', ' ')}")
+    print(f"\n[drill step {number}/14] {function.__name__.replace('_', ' ')}")
     started = time.monotonic()
     result = function(*args)
-    print(f"[drill step {number}/13] took {time.monotonic() - started:.0f} s")
+    print(f"[drill step {number}/14] took {time.monotonic() - started:.0f} s")
     return result
 
 
-def test_day2_drill(host, run_playbook):
+def test_day2_drill(host, run_playbook, inventory):
     """The steps in the order of docs/operations.md, each on the host the one
     before left."""
     data = run_step(1, older_release_stores_runs_and_a_deployment, host)
@@ -374,6 +434,7 @@ def test_day2_drill(host, run_playbook):
     run_step(11, vacuum_deletes_a_run_past_its_retention, host, data)
     run_step(12, point_in_time_restore_undoes_a_disaster, host, run_playbook)
     run_step(13, restore_to_the_point_before_the_upgrade, host, run_playbook, data, point)
+    run_step(14, the_database_host_is_gone, host, run_playbook, inventory, data)
 
 
 def test_metrics_served_when_asked(host):

@@ -12,7 +12,7 @@ from hypothesis import given, strategies as st
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.selfhosted.prefect.plugins.plugin_utils.pgbackrest import (
-    backup_set, restore_plan, restore_target, unreachable_target)
+    backup_set, restore_plan, restore_target, stanza_system_id, unreachable_target)
 
 NOW = datetime(2026, 12, 4, 16, 0, tzinfo=timezone.utc)
 # 2026-12-01 02:30:00 to 02:31:40 UTC (full), 2026-12-02 02:30:00 to 02:30:20 (differential).
@@ -129,3 +129,15 @@ def test_a_restore_point_of_the_backup_command_replays_from_a_backup_made_before
     before = restore_plan(INFO, "prefect", "name:pre-migration-orion-20261130T000000Z", NOW)
     assert before["unreachable"].startswith("the restore point pre-migration-orion-20261130T000000Z was made at "
                                             "2026-11-30T00:00:00Z, before the oldest backup ended")
+
+
+def test_the_system_id_of_the_cluster_the_stanza_backs_up_now():
+    upgraded = [{"name": "prefect", "status": {"code": 0},
+                 "db": [{"id": 2, "system-id": 7445263114529345999, "version": "17"},
+                        {"id": 1, "system-id": 7445263114529345540, "version": "15"}]}]
+    assert stanza_system_id(upgraded, "prefect") == "7445263114529345999"
+    # No stanza yet, a repository that did not answer, an answer that is not pgBackRest's.
+    unreachable = [{"name": "prefect", "status": {"code": 99, "message": "other"}, "db": []}]
+    for info in ([], unreachable, upgraded[0], None, [1], [{"name": "prefect", "db": [{"id": 1}]}]):
+        assert stanza_system_id(info, "prefect") is None
+    assert stanza_system_id(upgraded, "other") is None
