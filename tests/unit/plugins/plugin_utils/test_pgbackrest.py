@@ -141,3 +141,19 @@ def test_the_system_id_of_the_cluster_the_stanza_backs_up_now():
     for info in ([], unreachable, upgraded[0], None, [1], [{"name": "prefect", "db": [{"id": 1}]}]):
         assert stanza_system_id(info, "prefect") is None
     assert stanza_system_id(upgraded, "other") is None
+
+
+@given(stops=st.lists(st.integers(min_value=1_700_000_000, max_value=1_790_000_000), min_size=1, max_size=8, unique=True),
+       made=st.integers(min_value=1_690_000_000, max_value=1_795_000_000))
+def test_a_stamped_point_replays_from_the_newest_backup_that_ended_before_it(stops, made):
+    info = [{"name": "prefect", "status": {"code": 0},
+             "backup": [{"label": f"b{stop}", "type": "full", "timestamp": {"start": stop - 60, "stop": stop}}
+                        for stop in stops]}]
+    stamp = datetime.fromtimestamp(made, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    plan = restore_plan(info, "prefect", f"name:pre-migration-orion-{stamp}", NOW)
+    before = [stop for stop in stops if stop <= made]
+    if before:
+        assert plan["options"][-1] == f"--set=b{max(before)}" and plan["unreachable"] == ""
+    else:
+        assert plan["unreachable"].startswith(f"the restore point pre-migration-orion-{stamp} was made at")
+        assert not [option for option in plan["options"] if option.startswith("--set=")]
