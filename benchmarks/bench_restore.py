@@ -61,7 +61,8 @@ FROM tasks, generate_series(1, 10) AS l
 
 
 def on(host, *command, stdin=None):
-    result = subprocess.run(["docker", "exec", "-i", host, *command], input=stdin, capture_output=True, text=True)
+    result = subprocess.run(["docker", "exec", "-i", host, *command], input=stdin, capture_output=True, text=True,
+                            check=False)
     if result.returncode != 0:
         sys.exit(f"{host}: {' '.join(command)} failed: {result.stdout[-2000:]} {result.stderr[-2000:]}")
     return result.stdout.strip()
@@ -87,7 +88,7 @@ def restore(inventory, version, target):
     started = time.monotonic()
     result = subprocess.run(["ansible-playbook", "-i", inventory, "selfhosted.prefect.restore",
                              "-e", "restore_instance=default", "-e", f"prefect_server_version={version}",
-                             "-e", target], capture_output=True, text=True)
+                             "-e", target], capture_output=True, text=True, check=False)
     took = time.monotonic() - started
     if result.returncode != 0:
         sys.exit(f"restore.yml -e {target} failed:\n{result.stdout[-4000:]}")
@@ -95,7 +96,7 @@ def restore(inventory, version, target):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--inventory", required=True, help="the upgrade scenario's inventory (Molecule's)")
     parser.add_argument("--db-host", default="upgrade1")
     parser.add_argument("--repository-host", default="backup1")
