@@ -14,9 +14,11 @@ serving instance, of either release, and runs before or after it.
 """
 
 import json
+import os
 import re
 import shlex
 import subprocess
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -443,3 +445,18 @@ def test_metrics_served_when_asked(host):
     metrics = host.check_output(f"curl -fsS --max-time 10 {API}/metrics")
     assert "# TYPE prefect_events_emitted_total counter" in metrics
     assert "# TYPE python_gc_collections_total counter" in metrics
+
+
+def test_bench_restore(inventory):
+    """benchmarks/bench_restore.py: restore.yml to a point in time against a
+    dump of the same data. In the suite a smoke run after the drill (a few
+    MB, to prove the script works); scripts/benchmark restore runs it alone
+    with BENCH_RESTORE_MEGABYTES (1 GB) on a fresh converge."""
+    megabytes = os.environ.get("BENCH_RESTORE_MEGABYTES")
+    bench = Path(__file__).resolve().parents[3] / "benchmarks" / "bench_restore.py"
+    result = subprocess.run([sys.executable, str(bench), "--inventory", inventory,
+                             *(["--megabytes", megabytes] if megabytes else ["--smoke"])],
+                            capture_output=True, text=True, check=False, timeout=3600)
+    print("\n" + result.stdout)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert re.search(r"^ratio point in time / dump: [\d.]+x$", result.stdout, re.M)
