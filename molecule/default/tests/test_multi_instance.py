@@ -1,7 +1,7 @@
 """multi1: two isolated Prefect server instances on one host, and a third one
 removed.
 
-default:  port 4200, PostgreSQL database orion, client profile "hosted"
+default:  port 4200, PostgreSQL database orion, client profile "default"
 personal: port 4202, SQLite /var/lib/prefect/personal/orion_personal.db, client profile "personal"
 scratch:  port 4204, removed and brought back by test_removed_instance_stopped_and_disabled
 """
@@ -15,7 +15,7 @@ import pytest
 testinfra_hosts = ["ansible://multi1"]
 
 INSTANCES = {
-    "default": {"port": 4200, "profile": "hosted"},
+    "default": {"port": 4200, "profile": "default"},
     "personal": {"port": 4202, "profile": "personal"},
 }
 PERSONAL_DB = "/var/lib/prefect/personal/orion_personal.db"
