@@ -12,7 +12,7 @@ from ha_cluster import wait_serving
 def hosts(inventory):
     """testinfra hosts by inventory name."""
     return {name: testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory)
-            for name in ("db1", "db2", "db3", "api1", "api2", "lb1", "lb2", "client1")}
+            for name in ("db1", "db2", "db3", "api1", "api2", "lb1", "lb2", "client1", "backup1")}
 
 
 @pytest.fixture(scope="session")

@@ -61,21 +61,23 @@ def run_flow_on_client(client):
     return flow_name, re.search(r"FLOW_RUN_ID (\S+)", run.stdout).group(1), run.stdout
 
 
-def https_json(ca_file, path, body=None, auth=None):
-    """GET (or POST a JSON body, with a CSRF token: the role turns the
-    protection on) through the floating address, verifying its
-    certificate against the generated CA, with basic auth when given."""
+def https_json(ca_file, path, body=None, auth=None, method=None):
+    """GET (or POST a JSON body, or another method, with a CSRF token: the
+    role turns the protection on) through the floating address, verifying
+    its certificate against the generated CA, with basic auth when given."""
+    method = method or ("POST" if body is not None else "GET")
     headers = {"Content-Type": "application/json"}
     if auth:
         headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
-    if body is not None:
+    if method != "GET":
         token = https_json(ca_file, f"/api/csrf-token?client={CSRF_CLIENT}", auth=auth)["token"]
         headers.update({"Prefect-Csrf-Token": token, "Prefect-Csrf-Client": CSRF_CLIENT})
-    request = urllib.request.Request(FLOATING_URL + path, method="POST" if body is not None else "GET",
+    request = urllib.request.Request(FLOATING_URL + path, method=method,
                                      data=json.dumps(body).encode() if body is not None else None,
                                      headers=headers)
     with urllib.request.urlopen(request, timeout=30, context=ssl.create_default_context(cafile=ca_file)) as response:
-        return json.loads(response.read())
+        text = response.read()
+        return json.loads(text) if text else None
 
 
 def haproxy_servers(lb):

@@ -2,8 +2,9 @@
 the load balancer only, so nobody bypasses its TLS and its checks;
 PostgreSQL lets in the API hosts and the other database hosts, etcd and
 Patroni the other database hosts only, Redis and Sentinel the API hosts and
-the other Redis hosts; the load balancer lets in
-everyone on its frontends. A dropped attempt gets no answer within 3 s."""
+the other Redis hosts, pgBackRest's servers on the database hosts the
+repository host and the repository's the database hosts; the load balancer
+lets in everyone on its frontends. A dropped attempt gets no answer within 3 s."""
 
 import pytest
 
@@ -43,12 +44,18 @@ def _attempt(host, target, port):
     ("client1", "lb2", 443, 0),
     ("lb2", "api1", 4200, 0),
     ("lb2", "db1", 5432, 124),
+    ("backup1", "db2", 8432, 0),
+    ("db3", "backup1", 8432, 0),
+    ("api1", "db1", 8432, 124),
+    ("db1", "db2", 8432, 124),
+    ("api1", "backup1", 8432, 124),
+    ("client1", "backup1", 8432, 124),
 ])
 def test_each_host_lets_in_exactly_the_flows_the_cluster_needs(hosts, source, target, port, outcome):
     assert _attempt(hosts[source], target, port) == outcome
 
 
-@pytest.mark.parametrize("name", ["db1", "db2", "db3", "api1", "api2", "lb1", "lb2", "client1"])
+@pytest.mark.parametrize("name", ["db1", "db2", "db3", "api1", "api2", "lb1", "lb2", "client1", "backup1"])
 def test_every_host_drops_by_default(hosts, name):
     table = hosts[name].check_output("nft list table inet selfhosted_prefect")
     assert "policy drop;" in table, table

@@ -1,10 +1,10 @@
 """What crossed the scenario's network, from before its first container
 started through the converge and idempotence runs, and a flow run
 from client1 (molecule/shared/pytest_plugin/wire_capture.py). Between the
-cluster's hosts: every connection to PostgreSQL, etcd, Redis, the Sentinels, the API hosts
-and the load balancer is TLS, no plaintext HTTP but a redirect to HTTPS, and
-no form of the database password, the Redis passwords or the auth string in
-any byte.
+cluster's hosts: every connection to PostgreSQL, etcd, Redis, the Sentinels, the API hosts,
+the load balancer and pgBackRest is TLS, no plaintext HTTP but a redirect to HTTPS, and
+no form of the database password, the Redis passwords, the auth string or the
+repository's passphrase in any byte.
 
 The conftest runs this module first, so the capture ends before the load
 tests and the deliberate plaintext attempts of test_pg_hba and test_firewall."""
@@ -14,7 +14,7 @@ import wire_capture
 from ha_cluster import FLOATING_ADDRESS, run_flow_on_client
 from molecule_fixtures import secret_forms
 
-CLUSTER = ("db1", "db2", "db3", "api1", "api2", "lb1", "lb2", "client1")
+CLUSTER = ("db1", "db2", "db3", "api1", "api2", "lb1", "lb2", "client1", "backup1")
 # Redis: db2 is the primary until test_load kills it; the replicas follow it,
 # the servers ask the first Sentinel of their URL (db1), and the Sentinels
 # each other.
@@ -25,7 +25,8 @@ HOPS = [("client1", "floating", 443), ("lb1", "api1", 4200), ("lb1", "api2", 420
         ("db1", "db3", 26379),
         # PostgreSQL: db1 is the primary until test_load switches over; the
         # replicas stream from it, and the etcd members talk to each other.
-        ("db2", "db1", 5432), ("db3", "db1", 5432), ("db1", "db2", 2380), ("db2", "db3", 2380)]
+        ("db2", "db1", 5432), ("db3", "db1", 5432), ("db1", "db2", 2380), ("db2", "db3", 2380),
+        ("db1", "backup1", 8432), ("backup1", "db1", 8432)]
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +55,7 @@ def test_no_secret_crosses_the_network(wire, inventory_vars):
                           variables["vault_prefect_redis_replication_password"],
                           database["vault_prefect_patroni_password"], database["vault_prefect_pg_replication_password"],
                           database["vault_prefect_pg_rewind_password"],
+                          inventory_vars["backup1"]["vault_prefect_backup_cipher_pass"],
                           auth_string, auth_string.split(":", 1)[1]])
     assert wire_capture.payload_bytes(wire) > 1_000_000, "the capture holds too little to say anything"
     assert not wire_capture.leaks(wire, forms)

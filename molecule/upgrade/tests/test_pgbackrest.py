@@ -1,11 +1,12 @@
 """pgBackRest between upgrade1 (the database host) and backup1 (its
 repository host): the converge's first full backup in an encrypted
-repository, every change archived within archive_timeout, the backup and
-check units, servers that let in only the other end, the passphrase in no
+repository, every change archived within archive_timeout, the backup,
+check and verify units (a file missing from the repository fails verify), servers that let in only the other end, the passphrase in no
 log, and units confined. Independent of the drill in test_upgrade.py: these
 need only archiving and a stanza, which every step of the drill keeps."""
 
 import json
+import re
 import time
 
 import pytest
@@ -75,13 +76,34 @@ def test_a_change_is_archived_within_archive_timeout(host, db):
     assert check.rc == 0, check.stdout + check.stderr
 
 
-def test_the_timers_and_the_backup_and_check_units(host):
-    for timer in ("prefect-pgbackrest-full.timer", "prefect-pgbackrest-diff.timer", "prefect-pgbackrest-check.timer"):
+def test_the_timers_and_the_backup_check_and_verify_units(host):
+    for timer in ("prefect-pgbackrest-full.timer", "prefect-pgbackrest-diff.timer", "prefect-pgbackrest-check.timer",
+                  "prefect-pgbackrest-verify.timer"):
         assert host.service(timer).is_enabled and host.service(timer).is_running, timer
-    for unit in ("prefect-pgbackrest-backup@diff.service", "prefect-pgbackrest-check.service"):
+    for unit in ("prefect-pgbackrest-backup@diff.service", "prefect-pgbackrest-check.service",
+                 "prefect-pgbackrest-verify.service"):
         started = host.run("systemctl start %s", unit)
         assert started.rc == 0, host.run("journalctl -u %s -n 30 --no-pager", unit).stdout
     assert "diff" in [backup["type"] for backup in info(host)["backup"]]
+
+
+def test_a_file_missing_from_the_repository_fails_the_verify_unit(host):
+    """pgbackrest verify exits 0 whatever it finds; the unit reads its
+    summary. One file of the newest backup moved away fails it, with the
+    summary in the journal; moved back, the unit passes again."""
+    label = info(host)["backup"][-1]["label"]
+    victim = host.check_output(
+        f"find /var/lib/pgbackrest/backup/{STANZA}/{label}/pg_data/base -type f -size +1k -print -quit")
+    assert victim, label
+    try:
+        host.check_output("mv %s /var/tmp/verify-victim", victim)
+        broken = host.run("systemctl start prefect-pgbackrest-verify.service")
+        journal = host.check_output("journalctl -u prefect-pgbackrest-verify.service -n 20 --no-pager -o cat")
+        assert broken.rc != 0, journal
+        assert "status: error" in journal and "missing: 1" in journal, journal
+    finally:
+        host.check_output("mv /var/tmp/verify-victim %s", victim)
+    assert host.run("systemctl start prefect-pgbackrest-verify.service").rc == 0
 
 
 def test_each_server_lets_in_only_the_other_end(host, db):
@@ -109,8 +131,23 @@ def test_the_passphrase_is_in_no_log(host, db, inventory_vars):
         assert logs and not [form for form in forms if form in logs]
 
 
+def test_a_converge_at_vvv_prints_no_form_of_the_passphrase(host, run_playbook, inventory_vars):
+    """The repository host's converge at -vvv, its passphrase file written
+    anew (the module's arguments and result are what -vvv would show)."""
+    pg_path = host.check_output("sed -n 's/^pg1-path=//p' /etc/pgbackrest/pgbackrest.conf")
+    host.check_output("sed -i '$ a # drift' /etc/pgbackrest/conf.d/cipher.conf")
+    run = run_playbook("-vvv", "--limit", "backup1", "-e", f"prefect_backup_repository_pg_path={pg_path}",
+                       "selfhosted.prefect.site")
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    written = re.search(r"Write the repository's passphrase\].*?\n(changed|ok): \[backup1\]", output, re.S)
+    assert written and written.group(1) == "changed", output[-4000:]
+    forms = secret_forms([inventory_vars["backup1"]["vault_prefect_backup_cipher_pass"]])
+    assert not [form for form in forms if form in output]
+
+
 @pytest.mark.parametrize("unit", ["prefect-pgbackrest-backup@full.service", "prefect-pgbackrest-check.service",
-                                  "pgbackrest.service"])
+                                  "prefect-pgbackrest-verify.service", "pgbackrest.service"])
 def test_the_units_are_confined(host, db, exposure, unit):
     assert exposure(host, unit) <= 2.5
     if unit == "pgbackrest.service":

@@ -1,0 +1,127 @@
+"""The Patroni cluster's pgBackRest repository on backup1: the stanza holds
+the cluster (its system identifier, one pgN section per member), the primary
+archives within archive_timeout, a backup by the timer's unit reads the
+primary, and restore.yml takes the instance's database back to a point in
+time on the cluster, whose replicas follow."""
+
+import datetime
+import json
+import time
+import urllib.error
+import uuid
+
+import pytest
+from ha_cluster import DB_HOSTS, https_json, patroni_members, pg_primary, psql, wait_serving, wait_writes, wait_for
+
+STANZA = "prefect"
+ARCHIVE_TIMEOUT = 10  # inventory/group_vars/prefect_db.yml
+
+
+def pgbackrest(host, *args):
+    return host.run("runuser -u postgres -- pgbackrest --stanza=%s " + " ".join(["%s"] * len(args)), STANZA, *args)
+
+
+def info(host):
+    result = pgbackrest(host, "--output=json", "info")
+    assert result.rc == 0, result.stderr
+    return json.loads(result.stdout)[0]
+
+
+def primary(hosts):
+    name = pg_primary(hosts)
+    assert name, f"no PostgreSQL primary: {patroni_members(hosts)}"
+    return hosts[name]
+
+
+def test_the_stanza_holds_the_cluster(hosts):
+    backup1 = hosts["backup1"]
+    stanza = info(backup1)
+    assert stanza["status"]["code"] == 0, stanza["status"]
+    assert "full" in [backup["type"] for backup in stanza["backup"]]
+    system_id = psql(primary(hosts), "select system_identifier from pg_control_system()", database="postgres")
+    assert stanza["db"][-1]["system-id"] == int(system_id)
+    config = backup1.file("/etc/pgbackrest/pgbackrest.conf").content_string
+    for index, name in enumerate(DB_HOSTS, start=1):
+        assert f"pg{index}-host={name}\n" in config, name
+    # Every member has the same archive settings, from Patroni's cluster-wide configuration.
+    for name in DB_HOSTS:
+        settings = dict(line.split("|", 1) for line in psql(
+            hosts[name], "select name, setting from pg_settings where name in "
+            "('archive_mode', 'archive_command', 'archive_timeout', 'restore_command')", database="postgres").splitlines())
+        assert settings == {"archive_mode": "on", "archive_command": f"pgbackrest --stanza={STANZA} archive-push %p",
+                            "archive_timeout": str(ARCHIVE_TIMEOUT),
+                            "restore_command": f'pgbackrest --stanza={STANZA} archive-get %f "%p"'}, name
+
+
+def test_the_primary_archives_within_archive_timeout(hosts):
+    """No segment switch asked for: a lone change on the primary reaches the
+    repository once archive_timeout has passed, and the primary's end checks
+    the repository."""
+    db = primary(hosts)
+    psql(db, "create table if not exists archive_probe (at timestamptz); insert into archive_probe values (now())",
+         database="postgres")
+    segment = psql(db, "select pg_walfile_name(pg_current_wal_insert_lsn())", database="postgres")
+    changed = time.monotonic()
+
+    def archived():
+        return ((info(hosts["backup1"]).get("archive") or [{}])[-1].get("max") or "") >= segment
+
+    assert wait_for(archived, ARCHIVE_TIMEOUT + 30), f"{segment} not archived within {ARCHIVE_TIMEOUT + 30} s"
+    print(f"\nsegment {segment} in the repository {time.monotonic() - changed:.1f} s after the change")
+    check = pgbackrest(db, "check")
+    assert check.rc == 0, check.stdout + check.stderr
+
+
+def test_a_differential_backup_reads_the_primary(hosts):
+    backup1 = hosts["backup1"]
+    started = backup1.run("systemctl start prefect-pgbackrest-backup@diff.service")
+    assert started.rc == 0, backup1.run("journalctl -u prefect-pgbackrest-backup@diff -n 30 --no-pager").stdout
+    assert info(backup1)["backup"][-1]["type"] == "diff"
+
+
+def _run_exists(ca_file, auth, run_id):
+    try:
+        https_json(ca_file, f"/api/flow_runs/{run_id}", auth=auth)
+        return True
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return False
+        raise
+
+
+def _flow_run(ca_file, auth, flow_id, label):
+    return https_json(ca_file, "/api/flow_runs/", {"flow_id": flow_id, "name": f"{label}-{uuid.uuid4().hex[:8]}"},
+                      auth)["id"]
+
+
+@pytest.mark.usefixtures("cluster_serving")
+def test_restore_to_a_point_in_time_on_the_cluster(hosts, run_playbook, ca_file, auth_string):
+    """A run made before T, deleted after it, comes back; a run made after T
+    does not; every member follows the restored primary."""
+    flow_id = https_json(ca_file, "/api/flows/", {"name": "molecule-ha-point-in-time"}, auth_string)["id"]
+    kept = _flow_run(ca_file, auth_string, flow_id, "before-t")
+    time.sleep(1.1)
+    target = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    time.sleep(1.1)
+    after = _flow_run(ca_file, auth_string, flow_id, "after-t")
+    https_json(ca_file, f"/api/flow_runs/{kept}", auth=auth_string, method="DELETE")
+    assert not _run_exists(ca_file, auth_string, kept)
+
+    started = time.monotonic()
+    run = run_playbook("selfhosted.prefect.restore", "-e", "restore_instance=default",
+                       "-e", f"restore_target={target.isoformat()}")
+    took = time.monotonic() - started
+    assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-2000:]
+    assert "Beside the live cluster" in run.stdout
+    wait_serving(hosts)
+    wait_writes(ca_file, auth_string)
+    print(f"\nrestore.yml to {target.isoformat()} on the cluster: {took:.1f} s")
+    assert _run_exists(ca_file, auth_string, kept)
+    assert not _run_exists(ca_file, auth_string, after)
+
+    def replicas_follow():
+        members = patroni_members(hosts)
+        return len(members) == 3 and all(m["state"] in ("running", "streaming") for m in members) and all(
+            psql(hosts[name], f"select count(*) from flow_run where id = '{kept}'").strip() == "1" for name in DB_HOSTS)
+
+    assert wait_for(replicas_follow, 60), patroni_members(hosts)
