@@ -17,7 +17,7 @@ SCENARIOS = sorted(path.parent.name for path in (REPO / "molecule").glob("*/mole
 
 
 def test_the_scenarios_are_found():
-    assert {"default", "ha", "upgrade", "drift"} <= set(SCENARIOS)
+    assert {"default", "ha", "upgrade"} <= set(SCENARIOS)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

@@ -5,26 +5,17 @@ primary, and restore.yml takes the instance's database back to a point in
 time on the cluster, whose replicas follow."""
 
 import datetime
-import json
 import time
 import urllib.error
 import uuid
 
 import pytest
-from ha_cluster import DB_HOSTS, https_json, patroni_members, pg_primary, psql, wait_serving, wait_writes, wait_for
+from ha_cluster import DB_HOSTS, https_json, patroni_members, pg_primary, psql, wait_for, wait_serving, wait_writes
+from molecule_fixtures import pgbackrest
+from molecule_fixtures import pgbackrest_info as info
 
 STANZA = "prefect"
 ARCHIVE_TIMEOUT = 10  # inventory/group_vars/prefect_db.yml
-
-
-def pgbackrest(host, *args):
-    return host.run("runuser -u postgres -- pgbackrest --stanza=%s " + " ".join(["%s"] * len(args)), STANZA, *args)
-
-
-def info(host):
-    result = pgbackrest(host, "--output=json", "info")
-    assert result.rc == 0, result.stderr
-    return json.loads(result.stdout)[0]
 
 
 def primary(hosts):

@@ -75,6 +75,19 @@ def run_playbook(inventory):
     return run
 
 
+def pgbackrest(host, *args):
+    """pgbackrest as postgres on a testinfra host, for the stanza the
+    scenarios' inventories name."""
+    return host.run("runuser -u postgres -- pgbackrest --stanza=prefect " + " ".join(["%s"] * len(args)), *args)
+
+
+def pgbackrest_info(host):
+    """That stanza's `pgbackrest info`, from JSON."""
+    result = pgbackrest(host, "--output=json", "info")
+    assert result.rc == 0, result.stderr
+    return json.loads(result.stdout)[0]
+
+
 @pytest.fixture(scope="session")
 def exposure():
     """exposure(host, unit): systemd-analyze security's overall score, printed."""

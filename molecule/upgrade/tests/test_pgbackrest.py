@@ -5,14 +5,14 @@ check and verify units (a file missing from the repository fails verify), server
 log, and units confined. Independent of the drill in test_upgrade.py: these
 need only archiving and a stanza, which every step of the drill keeps."""
 
-import json
 import re
 import time
 
 import pytest
 import testinfra
 
-from molecule_fixtures import secret_forms
+from molecule_fixtures import pgbackrest, secret_forms
+from molecule_fixtures import pgbackrest_info as info
 
 testinfra_hosts = ["ansible://backup1"]
 
@@ -26,16 +26,6 @@ CA = f"{PKI}/ca.pem"
 @pytest.fixture(scope="module")
 def db(inventory):
     return testinfra.get_host("ansible://upgrade1", ansible_inventory=inventory)
-
-
-def pgbackrest(host, *args):
-    return host.run("runuser -u postgres -- pgbackrest --stanza=%s " + " ".join(["%s"] * len(args)), STANZA, *args)
-
-
-def info(host):
-    result = pgbackrest(host, "--output=json", "info")
-    assert result.rc == 0, result.stderr
-    return json.loads(result.stdout)[0]
 
 
 def psql(host, sql):
