@@ -395,6 +395,7 @@ def the_database_host_is_gone(host, run_playbook, inventory, data):
     converge = run_playbook(SITE, *UPGRADE)
     assert converge.returncode != 0
     assert "backs up another PostgreSQL cluster in stanza prefect" in text(converge)
+    assert "a rebuilt database host" in text(converge) and "-e restore_target=latest" in text(converge)
     assert not host.service(UNIT).is_running
     converged = time.monotonic()
     result = run_playbook(RESTORE, *UPGRADE, "-e", "restore_instance=default", "-e", "restore_target=latest")
