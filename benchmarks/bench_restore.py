@@ -32,9 +32,11 @@ import time
 
 API = "http://127.0.0.1:4200/api"
 DATABASE = "orion"
+# Runs per batch: about 40 MB of rows; a smoke run's batch is a twentieth.
 BATCH_RUNS = 2000
+SMOKE_BATCH_RUNS = 100
 # One batch: a flow, its completed runs, 5 task runs each, 10 log lines per task run.
-GROW = f"""
+GROW = """
 WITH flow_made AS (
   INSERT INTO flow (name) VALUES ('bench-etl-' || gen_random_uuid()) RETURNING id
 ), runs AS (
@@ -43,7 +45,7 @@ WITH flow_made AS (
   SELECT flow_made.id, 'bench-run-' || n, 'COMPLETED'::state_type, 'Completed', now() - n * interval '1 minute',
          now() - n * interval '1 minute' + interval '42 seconds', now() - n * interval '1 minute',
          interval '42 seconds', 1, jsonb_build_object('batch', n, 'source', 's3://warehouse/raw'), '["bench"]'::jsonb
-  FROM flow_made, generate_series(1, {BATCH_RUNS}) AS n
+  FROM flow_made, generate_series(1, {batch_runs}) AS n
   RETURNING id, start_time
 ), tasks AS (
   INSERT INTO task_run (flow_run_id, task_key, dynamic_key, name, state_type, state_name, start_time, end_time)
@@ -73,11 +75,11 @@ def psql(host, sql):
               stdin=sql)
 
 
-def grow(host, megabytes):
+def grow(host, megabytes, batch_runs):
     """Batches of runs, one at least, until the database is as big as asked;
     returns its size in bytes."""
     while True:
-        psql(host, GROW)
+        psql(host, GROW.format(batch_runs=batch_runs))
         if int(psql(host, "SELECT pg_database_size(current_database())")) >= megabytes * 1024 * 1024:
             break
     psql(host, "VACUUM ANALYZE")
@@ -107,7 +109,7 @@ def main():
     db = args.db_host
 
     version = json.loads(on(db, "curl", "-fsS", "--max-time", "10", f"{API}/admin/version"))
-    size = grow(db, megabytes)
+    size = grow(db, megabytes, SMOKE_BATCH_RUNS if args.smoke else BATCH_RUNS)
     runs = int(psql(db, "SELECT count(*) FROM flow_run"))
     dumped = on(db, "runuser", "-u", "postgres", "--", "/usr/local/libexec/selfhosted-prefect/prefect-db-backup",
                 "bench", DATABASE)

@@ -60,6 +60,18 @@ _value:
     unreachable:
       description: Why the target is out of reach; empty when a restore can reach it.
       type: str
+    patroni_bootstrap:
+      description:
+        - Patroni's custom bootstrap method that makes a Patroni cluster anew from the stanza, reaching the target
+          (C(method), and the method's C(command), C(no_params) and C(keep_existing_recovery_conf)), for the
+          C(bootstrap) section of Patroni's settings.
+      type: dict
+      sample:
+        method: pgbackrest
+        pgbackrest:
+          command: pgbackrest --stanza=prefect --type=default restore
+          no_params: true
+          keep_existing_recovery_conf: true
 """
 
 from ansible_collections.selfhosted.prefect.plugins.plugin_utils.pgbackrest import restore_plan

@@ -8,6 +8,7 @@ playbooks/restore.yml reads them through the filter pgbackrest_restore_plan."""
 from __future__ import annotations
 
 import re
+import shlex
 from datetime import datetime, timezone
 
 from ansible.errors import AnsibleFilterError
@@ -135,7 +136,28 @@ def restore_plan(info, stanza, target, now=None):
             unreachable = (f"the restore point {parsed['target']} was made at {made}, before the oldest backup ended "
                            f"({backups['earliest']})")
     return {"target": target.strip(), "options": options, "backups": backups["backups"],
-            "earliest": backups["earliest"], "unreachable": unreachable}
+            "earliest": backups["earliest"], "unreachable": unreachable,
+            "patroni_bootstrap": patroni_bootstrap(stanza, options)}
+
+
+def patroni_bootstrap(stanza, options):
+    """Patroni's custom bootstrap method that makes a cluster anew from the
+    stanza (its `bootstrap` section: `method` and the method's settings):
+    `pgbackrest restore` with `options`, one string that Patroni splits as a
+    shell would, so a time target's blank stays inside its option.
+    `no_params`: Patroni would add --scope and --datadir, which pgBackRest
+    refuses. `keep_existing_recovery_conf`: pgBackRest writes the recovery
+    settings that reach the target, and Patroni drops them once the cluster
+    has promoted, before any replica copies them."""
+    if not isinstance(stanza, str) or not _RESTORE_POINT.fullmatch(stanza):
+        raise AnsibleFilterError(f"the stanza {stanza!r} is not a name of letters, digits, dots, dashes and underscores")
+    options_ok = isinstance(options, list) and all(isinstance(option, str) and option.startswith("--")
+                                                   for option in options)
+    if not options_ok:
+        raise AnsibleFilterError(f"the options of pgbackrest restore are not a list of --options: {options!r}")
+    command = shlex.join(["pgbackrest", f"--stanza={stanza}", *options, "restore"])
+    return {"method": "pgbackrest",
+            "pgbackrest": {"command": command, "no_params": True, "keep_existing_recovery_conf": True}}
 
 
 def stanza_system_id(info, stanza):

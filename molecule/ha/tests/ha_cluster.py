@@ -284,3 +284,13 @@ def etcd_members(host):
         "--cert=/etc/ssl/selfhosted-prefect/etcd.pem --key=/etc/ssl/selfhosted-prefect/etcd.key "
         "member list -w json")
     return {member.get("name", ""): member["peerURLs"] for member in json.loads(answer)["members"]}
+
+
+def wait_cluster_whole(hosts, timeout=180):
+    """All three members running or streaming, one leader, a sync standby."""
+    def whole():
+        members = patroni_members(hosts)
+        return (len(members) == 3 and all(m["state"] in ("running", "streaming") for m in members)
+                and [m["role"] for m in members].count("leader") == 1
+                and any(m["role"] == "sync_standby" for m in members))
+    return wait_for(whole, timeout, 1)

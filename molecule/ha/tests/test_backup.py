@@ -2,7 +2,8 @@
 the cluster (its system identifier, one pgN section per member), the primary
 archives within archive_timeout, a backup by the timer's unit reads the
 primary, and restore.yml takes the instance's database back to a point in
-time on the cluster, whose replicas follow."""
+time on the cluster, whose replicas follow, and makes the whole cluster anew
+from the repository once every member's data is lost."""
 
 import datetime
 import time
@@ -10,7 +11,8 @@ import urllib.error
 import uuid
 
 import pytest
-from ha_cluster import DB_HOSTS, https_json, patroni_members, pg_primary, psql, wait_for, wait_serving, wait_writes
+from ha_cluster import (DB_HOSTS, https_json, patroni_members, pg_primary, psql, wait_cluster_whole, wait_for,
+                        wait_serving, wait_writes)
 from molecule_fixtures import pgbackrest
 from molecule_fixtures import pgbackrest_info as info
 
@@ -116,3 +118,69 @@ def test_restore_to_a_point_in_time_on_the_cluster(hosts, run_playbook, ca_file,
             psql(hosts[name], f"select count(*) from flow_run where id = '{kept}'").strip() == "1" for name in DB_HOSTS)
 
     assert wait_for(replicas_follow, 60), patroni_members(hosts)
+
+
+def _archived(hosts, db):
+    """backup1's repository holds the WAL segment the primary writes now:
+    every change made so far survives the loss of every member."""
+    segment = psql(db, "select pg_walfile_name(pg_current_wal_insert_lsn())", database="postgres")
+    return wait_for(lambda: ((info(hosts["backup1"]).get("archive") or [{}])[-1].get("max") or "") >= segment,
+                    ARCHIVE_TIMEOUT + 30)
+
+
+@pytest.mark.usefixtures("cluster_serving")
+def test_the_whole_cluster_is_gone(hosts, run_playbook, ca_file, auth_string):
+    """Every member's data lost at once: etcd's, PostgreSQL's and Patroni's
+    settings, as hosts reinstalled under the same names bring (the package's
+    fresh cluster in their place). A converge makes a new cluster and stops
+    before anything uses it, naming restore.yml; restore.yml to latest makes
+    the cluster anew from the repository on its primary (Patroni's bootstrap
+    method), the other members clone it, and the API serves the runs made
+    before the loss. A check run then finds nothing to change."""
+    flow_id = https_json(ca_file, "/api/flows/", {"name": "molecule-ha-whole-cluster"}, auth_string)["id"]
+    kept = _flow_run(ca_file, auth_string, flow_id, "before-the-loss")
+    assert _archived(hosts, primary(hosts)), "the run's change was not archived"
+    lost = time.monotonic()
+    for name in DB_HOSTS:
+        hosts[name].check_output("systemctl stop patroni@17-main etcd")
+    for name in DB_HOSTS:
+        hosts[name].check_output("pg_dropcluster 17 main && rm -rf /var/lib/etcd/prefect /etc/patroni/17-main.yml"
+                                 " && pg_createcluster 17 main >/dev/null")
+
+    converge = run_playbook("--tags", "database", "selfhosted.prefect.site")
+    converged = time.monotonic()
+    said = " ".join((converge.stdout + converge.stderr).split())
+    assert converge.returncode != 0
+    assert "backs up another PostgreSQL cluster in stanza prefect" in said
+    assert "a cluster made anew" in said and "-e restore_target=latest" in said
+
+    check = run_playbook("--check", "selfhosted.prefect.restore", "-e", "restore_instance=default",
+                         "-e", "restore_target=latest")
+    assert check.returncode == 0, check.stdout[-5000:] + check.stderr[-2000:]
+    assert "so Patroni makes the cluster anew from the repository" in " ".join(check.stdout.split())
+
+    started = time.monotonic()
+    restore = run_playbook("selfhosted.prefect.restore", "-e", "restore_instance=default", "-e", "restore_target=latest")
+    restored = time.monotonic()
+    assert restore.returncode == 0, restore.stdout[-5000:] + restore.stderr[-2000:]
+    assert "Made the Patroni cluster anew from the repository on" in " ".join(restore.stdout.split())
+    wait_serving(hosts)
+    wait_writes(ca_file, auth_string)
+    assert _run_exists(ca_file, auth_string, kept)
+    assert wait_cluster_whole(hosts), patroni_members(hosts)
+    for name in DB_HOSTS:
+        assert psql(hosts[name], f"select count(*) from flow_run where id = '{kept}'").strip() == "1", name
+    system_id = psql(primary(hosts), "select system_identifier from pg_control_system()", database="postgres")
+    assert info(hosts["backup1"])["db"][-1]["system-id"] == int(system_id)
+    # Patroni's bootstrap lines are gone from every member's settings.
+    for name in DB_HOSTS:
+        assert "recovery_target" not in hosts[name].file("/var/lib/postgresql/17/main/postgresql.auto.conf").content_string
+        assert "method: pgbackrest" not in hosts[name].file("/etc/patroni/17-main.yml").content_string
+
+    again = run_playbook("--check", "--diff", "--tags", "database", "selfhosted.prefect.site")
+    recap = [line for line in again.stdout.splitlines() if " : ok=" in line]
+    assert again.returncode == 0 and recap and all("changed=0" in line for line in recap), \
+        "\n".join(recap) or again.stdout[-3000:]
+    print(f"\nevery member's data lost: the converge stopped at the database after {converged - lost:.1f} s, "
+          f"restore.yml to latest (the cluster made anew, the API converged) {restored - started:.1f} s; "
+          f"{restored - lost:.1f} s from the loss to the API serving the old data")

@@ -24,7 +24,7 @@ import pytest
 from ha_cluster import (DB_HOSTS, FLOATING_URL, INSTANCE, LOAD_BALANCERS, REDIS_HOSTS, address, completed_run,
                         etcd_members, event_stored, floating_address_holders, haproxy_servers, interval_deployment,
                         patroni_members, pg_primary, psql, redis_primary, replication, scheduled_starts, sentinel_cli,
-                        wait_for)
+                        wait_cluster_whole, wait_for)
 
 LOAD_SCRIPT = pathlib.Path(__file__).resolve().parents[3] / "benchmarks" / "prefect_load.py"
 CLIENTS = 32
@@ -339,16 +339,6 @@ def test_the_loss_of_the_redis_primarys_host(hosts, ca_file, auth_string, redis_
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-2000:]
     assert second.returncode == 0 and recap and all("changed=0" in line for line in recap), \
         "\n".join(recap) or second.stdout[-3000:]
-
-
-def wait_cluster_whole(hosts, timeout=180):
-    """All three members running or streaming, one leader, a sync standby."""
-    def whole():
-        members = patroni_members(hosts)
-        return (len(members) == 3 and all(m["state"] in ("running", "streaming") for m in members)
-                and [m["role"] for m in members].count("leader") == 1
-                and any(m["role"] == "sync_standby" for m in members))
-    return wait_for(whole, timeout, 1)
 
 
 def test_a_planned_switchover(hosts, ca_file, auth_string, inventory_vars, tmp_path):

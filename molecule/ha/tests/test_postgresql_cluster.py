@@ -23,7 +23,7 @@ def test_one_leader_and_a_synchronous_standby_all_streaming(hosts):
         assert member.get("lag", 0) in (0, "0", None) or int(member["lag"]) < 16 * 1024 * 1024, member
     config = patroni(hosts["db1"], "/config")
     assert config["synchronous_mode"] is True
-    assert (config["ttl"], config["loop_wait"], config["retry_timeout"]) == (15, 5, 5)
+    assert (config["ttl"], config["loop_wait"], config["retry_timeout"]) == (20, 5, 5)
 
 
 def test_the_replicas_stream_over_tls_as_the_replication_role(hosts):
@@ -67,7 +67,7 @@ def test_patroni_answers_get_to_anyone_and_changes_only_to_a_member_with_the_pas
     assert refused.stdout == "401", refused.stdout
     wrong = db1.run(f"{curl} {member} -u patroni:wrong-password -X PATCH -d '{{\"ttl\": 99}}' {url}/config")
     assert wrong.stdout == "401", wrong.stdout
-    assert patroni(db1, "/config")["ttl"] == 15
+    assert patroni(db1, "/config")["ttl"] == 20
 
 
 def test_etcd_takes_only_clients_with_the_collections_client_certificate(hosts):

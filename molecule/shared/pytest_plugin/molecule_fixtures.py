@@ -14,6 +14,8 @@ import os
 import re
 import subprocess
 import urllib.parse
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -86,6 +88,30 @@ def pgbackrest_info(host):
     result = pgbackrest(host, "--output=json", "info")
     assert result.rc == 0, result.stderr
     return json.loads(result.stdout)[0]
+
+
+def connection_outcomes(hosts, probes, seconds=3):
+    """Each TCP connection of `probes` ((source, target, port), source a
+    name in `hosts`) tried at once: {probe: exit status}, 0 connected, 1
+    refused (nothing listens), 124 no answer within `seconds` (dropped by a
+    firewall). Every source at once, and each source's attempts at once, so
+    the dropped ones wait out their timeout together."""
+    by_source = defaultdict(list)
+    for source, target, port in probes:
+        by_source[source].append((target, int(port)))
+
+    def attempt(source):
+        script = " ".join(f"(timeout {seconds} bash -c 'exec 3<>/dev/tcp/{target}/{port}'; echo {target} {port} $?) &"
+                          for target, port in by_source[source])
+        answer = hosts[source].check_output(script + " wait")
+        return {(source, target, int(port)): int(status) for target, port, status in
+                (line.split() for line in answer.splitlines())}
+
+    outcomes = {}
+    with ThreadPoolExecutor(max_workers=len(by_source) or 1) as pool:
+        for answers in pool.map(attempt, by_source):
+            outcomes.update(answers)
+    return outcomes
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@
 against `pgbackrest info --output=json` as pgBackRest 2.45 to 2.55 writes it."""
 from __future__ import annotations
 
+import shlex
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import given, strategies as st
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.selfhosted.prefect.plugins.plugin_utils.pgbackrest import (
-    backup_set, restore_plan, restore_target, stanza_system_id, unreachable_target)
+    backup_set, patroni_bootstrap, restore_plan, restore_target, stanza_system_id, unreachable_target)
 
 NOW = datetime(2026, 12, 4, 16, 0, tzinfo=timezone.utc)
 # 2026-12-01 02:30:00 to 02:31:40 UTC (full), 2026-12-02 02:30:00 to 02:30:20 (differential).
@@ -129,6 +130,36 @@ def test_a_restore_point_of_the_backup_command_replays_from_a_backup_made_before
     before = restore_plan(INFO, "prefect", "name:pre-migration-orion-20261130T000000Z", NOW)
     assert before["unreachable"].startswith("the restore point pre-migration-orion-20261130T000000Z was made at "
                                             "2026-11-30T00:00:00Z, before the oldest backup ended")
+
+
+def test_a_plan_makes_a_patroni_cluster_anew_from_the_stanza():
+    """Patroni splits the command as a shell would: the time target's blank
+    stays inside its option, and Patroni adds no --scope or --datadir."""
+    method = restore_plan(INFO, "prefect", "2026-12-03T12:00:00+01:00", NOW)["patroni_bootstrap"]
+    assert method["method"] == "pgbackrest"
+    assert method["pgbackrest"]["no_params"] is True and method["pgbackrest"]["keep_existing_recovery_conf"] is True
+    assert shlex.split(method["pgbackrest"]["command"]) == [
+        "pgbackrest", "--stanza=prefect", "--type=time", "--target=2026-12-03 11:00:00.000000+00",
+        "--target-action=promote", "restore"]
+    assert restore_plan(INFO, "prefect", "latest", NOW)["patroni_bootstrap"]["pgbackrest"]["command"] == (
+        "pgbackrest --stanza=prefect --type=default restore")
+
+
+@given(st.lists(st.text(min_size=1).map(lambda value: "--" + value), max_size=5))
+def test_any_option_reaches_pgbackrest_as_one_argument(options):
+    command = patroni_bootstrap("prefect", options)["pgbackrest"]["command"]
+    assert shlex.split(command) == ["pgbackrest", "--stanza=prefect", *options, "restore"]
+
+
+@pytest.mark.parametrize(("stanza", "options", "message"), [
+    ("", [], "the stanza '' is not a name"),
+    ("pre fect", [], "the stanza 'pre fect' is not a name"),
+    ("prefect", ["--type=default", "restore"], "not a list of --options"),
+    ("prefect", "--type=default", "not a list of --options"),
+])
+def test_a_bootstrap_method_refuses_a_bad_stanza_or_option(stanza, options, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        patroni_bootstrap(stanza, options)
 
 
 def test_the_system_id_of_the_cluster_the_stanza_backs_up_now():
