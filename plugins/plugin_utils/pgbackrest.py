@@ -149,8 +149,8 @@ def patroni_bootstrap(stanza, options):
     refuses. `keep_existing_recovery_conf`: pgBackRest writes the recovery
     settings that reach the target, and Patroni drops them once the cluster
     has promoted, before any replica copies them."""
-    if not isinstance(stanza, str) or not _RESTORE_POINT.fullmatch(stanza):
-        raise AnsibleFilterError(f"the stanza {stanza!r} is not a name of letters, digits, dots, dashes and underscores")
+    if not isinstance(stanza, str) or not stanza.strip():
+        raise AnsibleFilterError(f"the stanza {stanza!r} is not a name")
     options_ok = isinstance(options, list) and all(isinstance(option, str) and option.startswith("--")
                                                    for option in options)
     if not options_ok:

@@ -6,6 +6,7 @@ time on the cluster, whose replicas follow, and makes the whole cluster anew
 from the repository once every member's data is lost."""
 
 import datetime
+import re
 import time
 import urllib.error
 import uuid
@@ -163,7 +164,8 @@ def test_the_whole_cluster_is_gone(hosts, run_playbook, ca_file, auth_string):
     restore = run_playbook("selfhosted.prefect.restore", "-e", "restore_instance=default", "-e", "restore_target=latest")
     restored = time.monotonic()
     assert restore.returncode == 0, restore.stdout[-5000:] + restore.stderr[-2000:]
-    assert "Made the Patroni cluster anew from the repository on" in " ".join(restore.stdout.split())
+    said_restore = " ".join(restore.stdout.split())
+    assert "Made the Patroni cluster anew from the repository on" in said_restore
     wait_serving(hosts)
     wait_writes(ca_file, auth_string)
     assert _run_exists(ca_file, auth_string, kept)
@@ -172,10 +174,14 @@ def test_the_whole_cluster_is_gone(hosts, run_playbook, ca_file, auth_string):
         assert psql(hosts[name], f"select count(*) from flow_run where id = '{kept}'").strip() == "1", name
     system_id = psql(primary(hosts), "select system_identifier from pg_control_system()", database="postgres")
     assert info(hosts["backup1"])["db"][-1]["system-id"] == int(system_id)
-    # Patroni's bootstrap lines are gone from every member's settings.
+    assert re.search(r"the newest change replayed was committed at \d{4}-\d\d-\d\dT", said_restore), said_restore[-2000:]
+    # pgBackRest's recovery settings and Patroni's bootstrap method are gone from every member.
     for name in DB_HOSTS:
-        assert "recovery_target" not in hosts[name].file("/var/lib/postgresql/17/main/postgresql.auto.conf").content_string
-        assert "method: pgbackrest" not in hosts[name].file("/etc/patroni/17-main.yml").content_string
+        auto_conf = hosts[name].file("/var/lib/postgresql/17/main/postgresql.auto.conf").content_string
+        assert "restore_command" not in auto_conf and "recovery_target" not in auto_conf, name
+        assert not hosts[name].file("/var/lib/postgresql/17/main/recovery.signal").exists, name
+        assert "method: pgbackrest" not in hosts[name].file("/etc/patroni/17-main.yml").content_string, name
+    assert _archived(hosts, primary(hosts)), "the restored cluster does not archive into the stanza"
 
     again = run_playbook("--check", "--diff", "--tags", "database", "selfhosted.prefect.site")
     recap = [line for line in again.stdout.splitlines() if " : ok=" in line]

@@ -145,15 +145,15 @@ def test_a_plan_makes_a_patroni_cluster_anew_from_the_stanza():
         "pgbackrest --stanza=prefect --type=default restore")
 
 
-@given(st.lists(st.text(min_size=1).map(lambda value: "--" + value), max_size=5))
-def test_any_option_reaches_pgbackrest_as_one_argument(options):
-    command = patroni_bootstrap("prefect", options)["pgbackrest"]["command"]
-    assert shlex.split(command) == ["pgbackrest", "--stanza=prefect", *options, "restore"]
+@given(st.text(min_size=1).filter(str.strip), st.lists(st.text(min_size=1).map(lambda value: "--" + value), max_size=5))
+def test_any_stanza_and_option_reach_pgbackrest_as_one_argument_each(stanza, options):
+    command = patroni_bootstrap(stanza, options)["pgbackrest"]["command"]
+    assert shlex.split(command) == ["pgbackrest", f"--stanza={stanza}", *options, "restore"]
 
 
 @pytest.mark.parametrize(("stanza", "options", "message"), [
     ("", [], "the stanza '' is not a name"),
-    ("pre fect", [], "the stanza 'pre fect' is not a name"),
+    (None, [], "the stanza None is not a name"),
     ("prefect", ["--type=default", "restore"], "not a list of --options"),
     ("prefect", "--type=default", "not a list of --options"),
 ])
