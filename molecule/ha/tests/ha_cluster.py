@@ -14,6 +14,8 @@ import urllib.request
 import uuid
 from datetime import datetime, timedelta, timezone
 
+from molecule_fixtures import pgbackrest_info
+
 # The load balancers' floating address (keepalived) and its name, as the
 # inventory gives them (group_vars/all.yml): the tests reach the cluster
 # through it, wherever it is.
@@ -274,6 +276,21 @@ def pg_primary(hosts, among=DB_HOSTS):
 def psql(host, sql, database="orion"):
     """Run `sql` as postgres on `host` over its socket; the rows as lines."""
     return host.check_output(f"runuser -u postgres -- psql -X -d {database} -tA -c {shlex.quote(sql)}")
+
+
+# The cluster's archive_timeout (inventory/group_vars/prefect_db.yml).
+ARCHIVE_TIMEOUT = 10
+
+
+def archive_lag(db, repository, timeout=ARCHIVE_TIMEOUT + 30):
+    """Seconds until the repository host's stanza holds the WAL segment the
+    primary `db` writes now (every change made so far survives the loss of
+    every member), or None after timeout seconds."""
+    segment = psql(db, "select pg_walfile_name(pg_current_wal_insert_lsn())", database="postgres")
+    asked = time.monotonic()
+    archived = wait_for(lambda: ((pgbackrest_info(repository).get("archive") or [{}])[-1].get("max") or "") >= segment,
+                        timeout, 0.5)
+    return time.monotonic() - asked if archived else None
 
 
 def etcd_members(host):

@@ -12,13 +12,12 @@ import urllib.error
 import uuid
 
 import pytest
-from ha_cluster import (DB_HOSTS, https_json, patroni_members, pg_primary, psql, wait_cluster_whole, wait_for,
-                        wait_serving, wait_writes)
+from ha_cluster import (ARCHIVE_TIMEOUT, DB_HOSTS, archive_lag, https_json, patroni_members, pg_primary, psql,
+                        wait_cluster_whole, wait_for, wait_serving, wait_writes)
 from molecule_fixtures import pgbackrest
 from molecule_fixtures import pgbackrest_info as info
 
 STANZA = "prefect"
-ARCHIVE_TIMEOUT = 10  # inventory/group_vars/prefect_db.yml
 
 
 def primary(hosts):
@@ -54,14 +53,9 @@ def test_the_primary_archives_within_archive_timeout(hosts):
     db = primary(hosts)
     psql(db, "create table if not exists archive_probe (at timestamptz); insert into archive_probe values (now())",
          database="postgres")
-    segment = psql(db, "select pg_walfile_name(pg_current_wal_insert_lsn())", database="postgres")
-    changed = time.monotonic()
-
-    def archived():
-        return ((info(hosts["backup1"]).get("archive") or [{}])[-1].get("max") or "") >= segment
-
-    assert wait_for(archived, ARCHIVE_TIMEOUT + 30), f"{segment} not archived within {ARCHIVE_TIMEOUT + 30} s"
-    print(f"\nsegment {segment} in the repository {time.monotonic() - changed:.1f} s after the change")
+    lag = archive_lag(db, hosts["backup1"])
+    assert lag is not None, f"the change was not archived within {ARCHIVE_TIMEOUT + 30} s"
+    print(f"\nthe change's segment in the repository {lag:.1f} s after it")
     check = pgbackrest(db, "check")
     assert check.rc == 0, check.stdout + check.stderr
 
@@ -121,14 +115,6 @@ def test_restore_to_a_point_in_time_on_the_cluster(hosts, run_playbook, ca_file,
     assert wait_for(replicas_follow, 60), patroni_members(hosts)
 
 
-def _archived(hosts, db):
-    """backup1's repository holds the WAL segment the primary writes now:
-    every change made so far survives the loss of every member."""
-    segment = psql(db, "select pg_walfile_name(pg_current_wal_insert_lsn())", database="postgres")
-    return wait_for(lambda: ((info(hosts["backup1"]).get("archive") or [{}])[-1].get("max") or "") >= segment,
-                    ARCHIVE_TIMEOUT + 30)
-
-
 @pytest.mark.usefixtures("cluster_serving")
 def test_the_whole_cluster_is_gone(hosts, run_playbook, ca_file, auth_string):
     """Every member's data lost at once: etcd's, PostgreSQL's and Patroni's
@@ -140,7 +126,7 @@ def test_the_whole_cluster_is_gone(hosts, run_playbook, ca_file, auth_string):
     before the loss. A check run then finds nothing to change."""
     flow_id = https_json(ca_file, "/api/flows/", {"name": "molecule-ha-whole-cluster"}, auth_string)["id"]
     kept = _flow_run(ca_file, auth_string, flow_id, "before-the-loss")
-    assert _archived(hosts, primary(hosts)), "the run's change was not archived"
+    assert archive_lag(primary(hosts), hosts["backup1"]) is not None, "the run's change was not archived"
     lost = time.monotonic()
     for name in DB_HOSTS:
         hosts[name].check_output("systemctl stop patroni@17-main etcd")
@@ -181,7 +167,8 @@ def test_the_whole_cluster_is_gone(hosts, run_playbook, ca_file, auth_string):
         assert "restore_command" not in auto_conf and "recovery_target" not in auto_conf, name
         assert not hosts[name].file("/var/lib/postgresql/17/main/recovery.signal").exists, name
         assert "method: pgbackrest" not in hosts[name].file("/etc/patroni/17-main.yml").content_string, name
-    assert _archived(hosts, primary(hosts)), "the restored cluster does not archive into the stanza"
+    assert archive_lag(primary(hosts), hosts["backup1"]) is not None, \
+        "the restored cluster does not archive into the stanza"
 
     again = run_playbook("--check", "--diff", "--tags", "database", "selfhosted.prefect.site")
     recap = [line for line in again.stdout.splitlines() if " : ok=" in line]

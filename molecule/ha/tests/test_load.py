@@ -18,13 +18,15 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections import Counter
+from datetime import datetime, timezone
 
 import pytest
 
-from ha_cluster import (DB_HOSTS, FLOATING_URL, INSTANCE, LOAD_BALANCERS, REDIS_HOSTS, address, completed_run,
-                        etcd_members, event_stored, floating_address_holders, haproxy_servers, interval_deployment,
-                        patroni_members, pg_primary, psql, redis_primary, replication, scheduled_starts, sentinel_cli,
-                        wait_cluster_whole, wait_for)
+from ha_cluster import (ARCHIVE_TIMEOUT, DB_HOSTS, FLOATING_URL, INSTANCE, LOAD_BALANCERS, REDIS_HOSTS, address,
+                        archive_lag, completed_run, etcd_members, event_stored, floating_address_holders,
+                        haproxy_servers, https_json, interval_deployment, patroni_members, pg_primary, psql,
+                        redis_primary, replication, scheduled_starts, sentinel_cli, wait_cluster_whole, wait_for)
 
 LOAD_SCRIPT = pathlib.Path(__file__).resolve().parents[3] / "benchmarks" / "prefect_load.py"
 CLIENTS = 32
@@ -34,7 +36,19 @@ SETTLE_RUNS = CLIENTS
 # The load's requests time out after 30 s: every wait allows for a few.
 LOAD_TIMEOUT = 120
 
+# client1's worker (group_vars/prefect_worker.yml) runs this deployment
+# through every fault of this module.
+WORKER_DEPLOYMENT = "tick/every-30s"
+WORKER_INTERVAL = 30
+
 pytestmark = pytest.mark.usefixtures("cluster_serving")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def faults_window():
+    """When this module's first test started: the worker's runs scheduled
+    since then ran through its faults."""
+    return {"started": time.time()}
 
 
 class Load:
@@ -175,13 +189,18 @@ def test_rolling_restart_fails_no_request(hosts, ca_file, auth_string, run_playb
     result = run_playbook("selfhosted.prefect.rolling_restart")
     took = time.monotonic() - started
     load.wait_runs(SETTLE_RUNS, "the load running on after the restart")
+    # Archiving keeps up with the load's WAL: what the primary writes now
+    # reaches backup1's repository within archive_timeout and a margin.
+    lag = archive_lag(hosts[pg_primary(hosts)], hosts["backup1"])
     summary = load.stop()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    report("rolling restart under load", summary, f"; the restart took {took:.0f} s")
+    report("rolling restart under load", summary, f"; the restart took {took:.0f} s; the primary's current WAL "
+           f"segment in the repository after {lag if lag is None else round(lag, 1)} s")
     for name in ("api1", "api2"):
         assert active_since(hosts[name], unit) != before[name], f"{name} was not restarted"
     assert summary["runs"] > 0
     assert summary["error_count"] == 0
+    assert lag is not None, f"the primary's WAL under load was not archived within {ARCHIVE_TIMEOUT + 30} s"
 
 
 def test_rollout_with_a_migration_migrates_once_and_fails_no_request(hosts, ca_file, auth_string, run_playbook,
@@ -509,3 +528,40 @@ def test_the_loss_of_the_load_balancer_that_holds_the_floating_address(
     assert holders_after == [other], holders_after
     assert converge.returncode == 0 and recap and all("changed=0" in line for line in recap), \
         "\n".join(recap) or converge.stdout[-3000:]
+
+
+def test_the_workers_scheduled_runs_all_completed(ca_file, auth_string, faults_window):
+    """Last in this module: every run of client1's scheduled deployment due
+    while the tests above broke the cluster completed, each slot once and
+    none missed; none stays RUNNING or ended Crashed or Failed. Runs due in
+    the last interval may still be starting: the wait gives them 3 minutes."""
+    deployment = https_json(ca_file, f"/api/deployments/name/{WORKER_DEPLOYMENT}", auth=auth_string)
+    started = faults_window["started"]
+    until = time.time() - WORKER_INTERVAL
+    runs = []
+
+    def due_runs():
+        return https_json(ca_file, "/api/flow_runs/filter", {
+            "deployments": {"id": {"any_": [deployment["id"]]}},
+            "flow_runs": {"expected_start_time": {
+                "after_": datetime.fromtimestamp(started, timezone.utc).isoformat(),
+                "before_": datetime.fromtimestamp(until, timezone.utc).isoformat()}},
+            "sort": "EXPECTED_START_TIME_ASC", "limit": 200}, auth_string)
+
+    def all_finished():
+        runs[:] = due_runs()
+        return all(run["state_type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") for run in runs)
+
+    finished = wait_for(all_finished, 180, 2)
+    states = Counter(run["state_type"] for run in runs)
+    slots = [run["expected_start_time"] for run in runs]
+    lateness = [(datetime.fromisoformat(run["start_time"]) - datetime.fromisoformat(run["expected_start_time"]))
+                .total_seconds() for run in runs if run["start_time"]]
+    print(f"\nworker on client1: {len(runs)} runs of {WORKER_DEPLOYMENT} due over {until - started:.0f} s of faults, "
+          f"{dict(states)}; started at most {max(lateness, default=0):.1f} s late "
+          f"(median {sorted(lateness)[len(lateness) // 2] if lateness else 0:.1f} s)")
+    unfinished = [(run["name"], run["state_name"]) for run in runs if run["state_type"] != "COMPLETED"]
+    assert finished and not unfinished, unfinished
+    assert len(slots) == len(set(slots)), "a scheduled slot ran twice"
+    assert len(runs) >= int((until - started) / WORKER_INTERVAL) - 1, \
+        f"{len(runs)} runs due over {until - started:.0f} s: the scheduler missed slots"

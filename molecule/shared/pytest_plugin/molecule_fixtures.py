@@ -56,11 +56,12 @@ def inventory_vars(inventory):
 def hostvar(inventory):
     """hostvar(host, name): a variable as the playbooks see it, templated."""
     def lookup(host, name):
-        out = subprocess.run(
+        result = subprocess.run(
             ["ansible", host, "-i", inventory, "-o", "-m", "ansible.builtin.debug", "-a", f"var={name}"],
-            check=True, capture_output=True, text=True,
-        ).stdout
-        return json.loads(out.split("=>", 1)[1])[name]
+            check=False, capture_output=True, text=True,
+        )
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        return json.loads(result.stdout.split("=>", 1)[1])[name]
     return lookup
 
 
