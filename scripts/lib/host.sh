@@ -117,6 +117,22 @@ ensure_wheelhouse() {
 }
 
 # The modules run on managed hosts with the distribution's python3-tomlkit:
+# promtool for the alert rules' tests, unpacked from Debian's package and
+# not installed: Debian 12's prometheus package, which holds it, would start
+# a Prometheus on this host (Debian 13 ships it alone, as promtool).
+ensure_promtool() {
+  PROMTOOL=$CACHE_DIR/promtool/usr/bin/promtool
+  [ -x "$PROMTOOL" ] && return 0
+  log "unpacking promtool from Debian's package"
+  local tmp get='apt-get download -qq promtool 2>/dev/null || apt-get download -qq prometheus'
+  tmp=$(mktemp -d)
+  (cd "$tmp" && eval "$get") || { apt-get update -qq && (cd "$tmp" && eval "$get"); }
+  mkdir -p "$CACHE_DIR/promtool"
+  dpkg-deb -x "$(ls "$tmp"/*.deb)" "$CACHE_DIR/promtool"
+  rm -rf "$tmp"
+  [ -x "$PROMTOOL" ] || { echo "Debian's package held no promtool" >&2; return 1; }
+}
+
 # a venv per release Debian ships, for the module tests.
 # shellcheck disable=SC2034  # read by scripts/test
 DEBIAN_TOMLKIT_VERSIONS="0.11.7 0.13.2"  # Debian 12, Debian 13
