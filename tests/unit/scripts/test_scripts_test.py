@@ -128,3 +128,20 @@ def test_a_failed_scenarios_failed_tests_come_last():
     assert "FAILED tests/test_a.py::test_c - AssertionError" in failures
     assert "test_b PASSED" not in failures and "destroy line" not in failures
     assert failures.index("E   assert") < failures.index("failed scenarios: first")
+
+
+def test_scenarios_run_side_by_side_but_the_one_that_runs_alone():
+    with tempfile.TemporaryDirectory() as work:
+        order = pathlib.Path(work) / "order"
+        result = run_main(
+            "MOLECULE_SCENARIOS='first second solo'\nMOLECULE_ALONE=solo\n"
+            f'molecule() {{ echo "start $3" >>{order}; sleep 1; echo "$3 done"; echo "end $3" >>{order}; }}',
+            "molecule",
+        )
+        events = order.read_text().split("\n")[:-1]
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(events[:2]) == ["start first", "start second"], events
+    assert events[4:] == ["start solo", "end solo"], events
+    # Each output in one piece, and every scenario's time.
+    assert "the output of molecule test -s first\nfirst done\n" in result.stdout
+    assert all(f"scenario {name} " in result.stdout for name in ("first", "second", "solo"))
