@@ -115,20 +115,31 @@ def newest_heartbeat(api, run_id, since):
     return parse_time(events[0]["occurred"]) if events else None
 
 
-def stale_running(api, pool, now, stale_seconds):
-    """RUNNING runs of the pool whose newest heartbeat, or their start when
-    they sent none, is older than stale_seconds (first PAGE runs)."""
-    runs = api.call("/flow_runs/filter", dict(pool_filter(pool), flow_runs={"state": {"type": {"any_": ["RUNNING"]}}},
-                                              limit=PAGE))
+def running_and_stale(api, pool, now, stale_seconds):
+    """How many runs of the pool are RUNNING, and how many of them (of the
+    first PAGE: one query each) have a newest heartbeat, or a start when
+    they sent none, older than stale_seconds."""
+    running = dict(pool_filter(pool), flow_runs={"state": {"type": {"any_": ["RUNNING"]}}})
+    count = api.call("/flow_runs/count", running)
     window = timedelta(seconds=stale_seconds)
     stale = 0
-    for run in runs:
+    for run in api.call("/flow_runs/filter", dict(running, limit=PAGE)):
         last = newest_heartbeat(api, run["id"], now - window)
         if last is None:
             started = run.get("start_time") or run.get("expected_start_time")
             last = parse_time(started) if started else now
         stale += now - last > window
-    return len(runs), stale
+    return count, stale
+
+
+def all_pools(api):
+    """Every work pool, a page at a time."""
+    pools = []
+    while True:
+        page = api.call("/work_pools/filter", {"limit": PAGE, "offset": len(pools)})
+        pools += page
+        if len(page) < PAGE:
+            return pools
 
 
 def pool_samples(api, pool, now, stale_seconds):
@@ -138,7 +149,7 @@ def pool_samples(api, pool, now, stale_seconds):
     late = api.call("/flow_runs/count", dict(pool_filter(name), flow_runs={"state": {"name": {"any_": ["Late"]}}}))
     due = api.call("/flow_runs/count", dict(pool_filter(name), flow_runs={
         "state": {"type": {"any_": ["SCHEDULED", "PENDING"]}}, "expected_start_time": {"before_": iso(now)}}))
-    running, stale = stale_running(api, name, now, stale_seconds)
+    running, stale = running_and_stale(api, name, now, stale_seconds)
     return [
         ("prefect_work_pool_ready", labels, pool.get("status") == "READY"),
         ("prefect_work_pool_paused", labels, bool(pool.get("is_paused"))),
@@ -159,7 +170,7 @@ def collect(api, stale_seconds, now=None):
     samples = [("prefect_api_ready", {}, api.ready())]
     success = True
     try:
-        for pool in api.call("/work_pools/filter", {"limit": PAGE}):
+        for pool in all_pools(api):
             samples += pool_samples(api, pool, now, stale_seconds)
         found = api.call("/events/filter", {"filter": {"order": "DESC"}, "limit": 1})
         events = found.get("events") or []

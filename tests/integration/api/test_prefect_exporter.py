@@ -168,3 +168,12 @@ def test_main_refuses_missing_or_bad_settings(capsys):
     assert prefect_exporter.main({}) == 2
     assert prefect_exporter.main({"PREFECT_API_URL": "http://x/api", "PREFECT_EXPORTER_LISTEN": "9812"}) == 2
     assert "host:port" in capsys.readouterr().err
+
+
+def test_every_pool_is_read_a_page_at_a_time(api, rest, monkeypatch):
+    names = [f"paged-{uuid.uuid4().hex[:6]}" for _ in range(3)]
+    for name in names:
+        rest("POST", "/work_pools/", {"name": name, "type": "process"})
+    monkeypatch.setattr(prefect_exporter, "PAGE", 2)
+    pools = {labels["pool"] for name, labels, _ in prefect_exporter.collect(api, 3600) if labels}
+    assert set(names) <= pools
