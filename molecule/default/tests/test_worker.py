@@ -84,6 +84,15 @@ def test_secrets_only_in_the_0640_environment_file(worker, inventory_vars):
     assert auth_string not in worker.check_output("ps -eo args")
 
 
+def test_the_worker_and_its_flow_runs_retry_a_500(worker):
+    """What a clustered API answers to a state change while its Redis
+    primary is lost (docs/workers.md); the flow runs inherit the worker's
+    environment."""
+    pid = worker.check_output(f"systemctl show -p MainPID --value {UNIT}")
+    environment = worker.check_output(f"tr '\\0' '\\n' < /proc/{pid}/environ").splitlines()
+    assert "PREFECT_CLIENT_RETRY_EXTRA_CODES=500" in environment
+
+
 def test_flow_code_is_read_only_to_the_flows(worker):
     code = worker.file("/var/lib/prefect-worker/flows/flows.py")
     assert (code.user, code.group, code.mode) == ("root", "prefect-worker", 0o640)
