@@ -1,10 +1,9 @@
-#!/usr/bin/python3
 # Copyright: selfhosted.prefect contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What a Prefect server's own /api/metrics lacks, read from its REST API on
 each scrape and served in Prometheus' text format: per work pool its
 status, online workers, late, due, running and stale running runs, and the
-age of the newest event. Standard library only (Debian's python3).
+age of the newest event. Standard library only: systemd runs it with Debian's python3.
 
 Settings come from the environment (a systemd EnvironmentFile), never from
 the command line:
@@ -208,13 +207,14 @@ def handler(api, stale_seconds):
 
 
 def listen_address(text):
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit():
+    host, colon, port = text.rpartition(":")
+    if not colon or not host or not port.isdigit():
         raise ValueError(f"PREFECT_EXPORTER_LISTEN must be host:port, got {text!r}")
     return host.strip("[]"), int(port)
 
 
-def main(environ=os.environ):
+def main(environ=None):
+    environ = os.environ if environ is None else environ
     url = environ.get("PREFECT_API_URL", "")
     if not url:
         print("prefect-exporter: PREFECT_API_URL is not set", file=sys.stderr)

@@ -60,7 +60,7 @@ def api(server):
 
 
 def test_a_new_pool_has_no_worker_and_no_run(api, pool):
-    name, _ = pool
+    name = pool[0]
     samples = prefect_exporter.collect(api, 3600)
     assert figures(samples)["prefect_api_ready"] is True
     assert figures(samples)["prefect_exporter_scrape_success"] is True
@@ -71,7 +71,7 @@ def test_a_new_pool_has_no_worker_and_no_run(api, pool):
 
 
 def test_a_worker_heartbeat_makes_the_pool_ready(api, pool, rest):
-    name, _ = pool
+    name = pool[0]
     rest("POST", f"/work_pools/{name}/workers/heartbeat", {"name": "w1", "heartbeat_interval_seconds": 30})
     found = wait_figure(api, name, "prefect_work_pool_ready", True)
     assert found["prefect_work_pool_ready"] is True
@@ -114,7 +114,7 @@ def test_a_running_run_without_heartbeat_is_stale_until_one_comes(api, pool, res
 
 
 def test_the_newest_event_is_recent_after_a_state_change(api, pool, rest):
-    _, deployment = pool
+    deployment = pool[1]
     run = rest("POST", f"/deployments/{deployment}/create_flow_run", {})
     rest("POST", f"/flow_runs/{run['id']}/set_state", {"state": {"type": "CANCELLED"}, "force": True})
     deadline = time.monotonic() + 30
@@ -131,7 +131,7 @@ def test_a_wrong_auth_string_fails_the_scrape_without_showing_it(server, capsys)
     samples = prefect_exporter.collect(prefect_exporter.Api(server, wrong), 3600)
     assert figures(samples)["prefect_exporter_scrape_success"] is False
     assert figures(samples)["prefect_api_ready"] is True  # /api/ready takes no credentials
-    assert not [name for name, labels, _ in samples if labels]
+    assert not [name for name, labels, value in samples if labels]
     err = capsys.readouterr().err
     assert "401" in err
     assert "not-the-password" not in err and "bm90LXRoZS1wYXNzd29yZA" not in err
@@ -171,9 +171,9 @@ def test_main_refuses_missing_or_bad_settings(capsys):
 
 
 def test_every_pool_is_read_a_page_at_a_time(api, rest, monkeypatch):
-    names = [f"paged-{uuid.uuid4().hex[:6]}" for _ in range(3)]
+    names = [f"paged-{uuid.uuid4().hex[:6]}" for number in range(3)]
     for name in names:
         rest("POST", "/work_pools/", {"name": name, "type": "process"})
     monkeypatch.setattr(prefect_exporter, "PAGE", 2)
-    pools = {labels["pool"] for name, labels, _ in prefect_exporter.collect(api, 3600) if labels}
+    pools = {labels["pool"] for name, labels, value in prefect_exporter.collect(api, 3600) if labels}
     assert set(names) <= pools
