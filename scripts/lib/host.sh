@@ -116,7 +116,6 @@ ensure_wheelhouse() {
   export SELFHOSTED_PREFECT_WHEELHOUSE=$WHEELHOUSE
 }
 
-# The modules run on managed hosts with the distribution's python3-tomlkit:
 # promtool for the alert rules' tests, unpacked from Debian's package and
 # not installed: Debian 12's prometheus package, which holds it, would start
 # a Prometheus on this host (Debian 13 ships it alone, as promtool).
@@ -133,6 +132,7 @@ ensure_promtool() {
   [ -x "$PROMTOOL" ] || { echo "Debian's package held no promtool" >&2; return 1; }
 }
 
+# The modules run on managed hosts with the distribution's python3-tomlkit:
 # a venv per release Debian ships, for the module tests.
 # shellcheck disable=SC2034  # read by scripts/test
 DEBIAN_TOMLKIT_VERSIONS="0.11.7 0.13.2"  # Debian 12, Debian 13
