@@ -228,10 +228,14 @@ def a_failed_restore_leaves_the_database_as_it_was(host, run_playbook, data, nig
 
 
 def a_client_that_clings_fails_the_swap_and_not_the_database(host, run_playbook, data, nightly):
-    """A client that reconnects at once (a monitoring agent, an operator's
-    psql loop) to the restored database stops PostgreSQL from renaming it:
-    both renames of the swap roll back, and the old database is untouched."""
-    cling = "while true; do psql -qd orion_restore -c 'SELECT pg_sleep(600)'; sleep 0.02; done"
+    """Clients that keep connecting to the restored database (a monitoring
+    agent, an operator's psql loop) stop PostgreSQL from renaming it: both
+    renames of the swap roll back, and the old database is untouched. A new
+    session opens every 0.1 s and lives 2 s, so the sessions the restore
+    ends are replaced before its swap whatever the load; a single client
+    reconnecting after each end lost that race once under a side-by-side
+    run, when its reconnect took longer than the restore's next task."""
+    cling = "while true; do psql -qd orion_restore -c 'SELECT pg_sleep(2)' 2>/dev/null & sleep 0.1; done"
     host.check_output(f"systemd-run --unit={CLINGING_UNIT} --uid=postgres bash -c {shlex.quote(cling)}")
     try:
         result = run_playbook(RESTORE, *UPGRADE, "-e", "restore_instance=default",
