@@ -13,6 +13,7 @@ receive.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 
@@ -59,3 +60,14 @@ def run_module(monkeypatch):
         return caught.value.result, caught.value.warnings
 
     return run
+
+
+@pytest.fixture(scope="session")
+def prefect_exporter():
+    """roles/prefect_monitoring/files/prefect_exporter.py as a module: a
+    script systemd runs, not a package."""
+    path = os.path.join(_ROOT, "roles", "prefect_monitoring", "files", "prefect_exporter.py")
+    spec = importlib.util.spec_from_file_location("prefect_exporter", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

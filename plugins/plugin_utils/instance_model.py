@@ -369,6 +369,12 @@ def server_instance(entry, context):
             whom = "its clients"
         firewall_rule = {"port": port, "sources": list(sources), "comment": f"Prefect API {name} from {whom}"}
 
+    # What the monitoring hosts scrape: /api/metrics over verified TLS, on an
+    # address they reach.
+    metrics_target = None
+    if settings.get("PREFECT_SERVER_METRICS_ENABLED") == "true" and tls and not is_loopback(bind_address):
+        metrics_target = {"port": port, "labels": {"prefect_instance": name}}
+
     unit = f"prefect-server@{name}.service"
     services_unit = f"prefect-services@{name}.service"
     return {
@@ -379,6 +385,7 @@ def server_instance(entry, context):
         "local_api_url": local_api_url,
         # What the host firewall lets in for the API (None: loopback only).
         "firewall_rule": firewall_rule,
+        "metrics_target": metrics_target,
         # The API serves TLS: {cert, key, ca_file} (the CA the host's own
         # checks verify it with), or None.
         "tls": tls,

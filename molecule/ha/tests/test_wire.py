@@ -2,7 +2,7 @@
 started through the converge and idempotence runs, and a flow run
 from client1 (molecule/shared/pytest_plugin/wire_capture.py). Between the
 cluster's hosts: every connection to PostgreSQL, etcd, Redis, the Sentinels, the API hosts,
-the load balancer and pgBackRest is TLS, no plaintext HTTP but a redirect to HTTPS, and
+the load balancer, pgBackRest and the scrapes of the monitoring host is TLS, no plaintext HTTP but a redirect to HTTPS, and
 no form of the database password, the Redis passwords, the auth string or the
 repository's passphrase in any byte.
 
@@ -26,7 +26,11 @@ HOPS = [("client1", "floating", 443), ("lb1", "api1", 4200), ("lb1", "api2", 420
         # PostgreSQL: db1 is the primary until test_load switches over; the
         # replicas stream from it, and the etcd members talk to each other.
         ("db2", "db1", 5432), ("db3", "db1", 5432), ("db1", "db2", 2380), ("db2", "db3", 2380),
-        ("db1", "backup1", 8432), ("backup1", "db1", 8432)]
+        ("db1", "backup1", 8432), ("backup1", "db1", 8432),
+        # The monitoring host scrapes every node exporter, both API hosts,
+        # Patroni and etcd.
+        ("backup1", "db1", 9100), ("backup1", "api1", 9100), ("backup1", "lb1", 9100), ("backup1", "client1", 9100),
+        ("backup1", "api1", 4200), ("backup1", "api2", 4200), ("backup1", "db2", 8008), ("backup1", "db3", 2379)]
 
 
 @pytest.fixture(scope="module")

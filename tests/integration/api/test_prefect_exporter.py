@@ -7,9 +7,7 @@ string fails the scrape without showing it, and what it serves parses as
 Prometheus' text format."""
 from __future__ import annotations
 
-import importlib.util
 import os
-import pathlib
 import subprocess
 import threading
 import time
@@ -22,18 +20,13 @@ import pytest
 
 from .conftest import AUTH_STRING
 
-EXPORTER = pathlib.Path(__file__).resolve().parents[3] / "roles" / "prefect_monitoring" / "files" / "prefect_exporter.py"
-spec = importlib.util.spec_from_file_location("prefect_exporter", EXPORTER)
-prefect_exporter = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(prefect_exporter)
-
 
 def figures(samples, pool=None):
     """{metric: value} of one pool's samples, or of the unlabelled ones."""
     return {name: value for name, labels, value in samples if labels.get("pool") == pool}
 
 
-def wait_figure(api, pool, name, expected, stale_seconds=3600, timeout=30):
+def wait_figure(prefect_exporter, api, pool, name, expected, stale_seconds=3600, timeout=30):
     """Scrape until the pool's figure is expected (the server's services and
     event persister work in the background); the last figures otherwise."""
     deadline = time.monotonic() + timeout
@@ -55,11 +48,11 @@ def pool(rest):
 
 
 @pytest.fixture
-def api(server):
+def api(prefect_exporter, server):
     return prefect_exporter.Api(server, AUTH_STRING)
 
 
-def test_a_new_pool_has_no_worker_and_no_run(api, pool):
+def test_a_new_pool_has_no_worker_and_no_run(prefect_exporter, api, pool):
     name = pool[0]
     samples = prefect_exporter.collect(api, 3600)
     assert figures(samples)["prefect_api_ready"] is True
@@ -70,17 +63,17 @@ def test_a_new_pool_has_no_worker_and_no_run(api, pool):
         "prefect_work_pool_running_runs": 0, "prefect_work_pool_stale_running_runs": 0}
 
 
-def test_a_worker_heartbeat_makes_the_pool_ready(api, pool, rest):
+def test_a_worker_heartbeat_makes_the_pool_ready(prefect_exporter, api, pool, rest):
     name = pool[0]
     rest("POST", f"/work_pools/{name}/workers/heartbeat", {"name": "w1", "heartbeat_interval_seconds": 30})
-    found = wait_figure(api, name, "prefect_work_pool_ready", True)
+    found = wait_figure(prefect_exporter, api, name, "prefect_work_pool_ready", True)
     assert found["prefect_work_pool_ready"] is True
     assert found["prefect_work_pool_online_workers"] == 1
     rest("PATCH", f"/work_pools/{name}", {"is_paused": True})
     assert figures(prefect_exporter.collect(api, 3600), name)["prefect_work_pool_paused"] is True
 
 
-def test_late_and_due_runs_are_counted_per_pool(api, pool, rest):
+def test_late_and_due_runs_are_counted_per_pool(prefect_exporter, api, pool, rest):
     name, deployment = pool
     past = (datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat()
     rest("POST", f"/deployments/{deployment}/create_flow_run",
@@ -97,7 +90,7 @@ def test_late_and_due_runs_are_counted_per_pool(api, pool, rest):
     assert found["prefect_work_pool_running_runs"] == 0
 
 
-def test_a_running_run_without_heartbeat_is_stale_until_one_comes(api, pool, rest):
+def test_a_running_run_without_heartbeat_is_stale_until_one_comes(prefect_exporter, api, pool, rest):
     name, deployment = pool
     run = rest("POST", f"/deployments/{deployment}/create_flow_run", {})
     rest("POST", f"/flow_runs/{run['id']}/set_state", {"state": {"type": "RUNNING"}, "force": True})
@@ -109,11 +102,11 @@ def test_a_running_run_without_heartbeat_is_stale_until_one_comes(api, pool, res
     rest("POST", "/events", [{
         "id": str(uuid.uuid4()), "occurred": datetime.now(timezone.utc).isoformat(),
         "event": "prefect.flow-run.heartbeat", "resource": {"prefect.resource.id": f"prefect.flow-run.{run['id']}"}}])
-    found = wait_figure(api, name, "prefect_work_pool_stale_running_runs", 0, stale_seconds=10)
+    found = wait_figure(prefect_exporter, api, name, "prefect_work_pool_stale_running_runs", 0, stale_seconds=10)
     assert found["prefect_work_pool_stale_running_runs"] == 0
 
 
-def test_the_newest_event_is_recent_after_a_state_change(api, pool, rest):
+def test_the_newest_event_is_recent_after_a_state_change(prefect_exporter, api, pool, rest):
     deployment = pool[1]
     run = rest("POST", f"/deployments/{deployment}/create_flow_run", {})
     rest("POST", f"/flow_runs/{run['id']}/set_state", {"state": {"type": "CANCELLED"}, "force": True})
@@ -126,7 +119,7 @@ def test_the_newest_event_is_recent_after_a_state_change(api, pool, rest):
     assert age is not None and 0 <= age < 60
 
 
-def test_a_wrong_auth_string_fails_the_scrape_without_showing_it(server, capsys):
+def test_a_wrong_auth_string_fails_the_scrape_without_showing_it(prefect_exporter, server, capsys):
     wrong = "ops:not-the-password"
     samples = prefect_exporter.collect(prefect_exporter.Api(server, wrong), 3600)
     assert figures(samples)["prefect_exporter_scrape_success"] is False
@@ -137,7 +130,7 @@ def test_a_wrong_auth_string_fails_the_scrape_without_showing_it(server, capsys)
     assert "not-the-password" not in err and "bm90LXRoZS1wYXNzd29yZA" not in err
 
 
-def test_it_serves_metrics_and_nothing_else(api, pool):
+def test_it_serves_metrics_and_nothing_else(prefect_exporter, api, pool):
     handler = prefect_exporter.handler(api, 3600)
     httpd = prefect_exporter.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
@@ -157,20 +150,20 @@ def test_it_serves_metrics_and_nothing_else(api, pool):
 
 
 @pytest.mark.skipif(not os.environ.get("PROMTOOL"), reason="PROMTOOL is not set (scripts/test unit sets it)")
-def test_promtool_finds_nothing_to_lint_in_a_scrape(api, pool):
+def test_promtool_finds_nothing_to_lint_in_a_scrape(prefect_exporter, api, pool):
     text = prefect_exporter.render(prefect_exporter.collect(api, 3600))
     check = subprocess.run([os.environ["PROMTOOL"], "check", "metrics"], input=text, capture_output=True, text=True,
                            check=False)
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_main_refuses_missing_or_bad_settings(capsys):
+def test_main_refuses_missing_or_bad_settings(prefect_exporter, capsys):
     assert prefect_exporter.main({}) == 2
     assert prefect_exporter.main({"PREFECT_API_URL": "http://x/api", "PREFECT_EXPORTER_LISTEN": "9812"}) == 2
     assert "host:port" in capsys.readouterr().err
 
 
-def test_every_pool_is_read_a_page_at_a_time(api, rest, monkeypatch):
+def test_every_pool_is_read_a_page_at_a_time(prefect_exporter, api, rest, monkeypatch):
     names = [f"paged-{uuid.uuid4().hex[:6]}" for number in range(3)]
     for name in names:
         rest("POST", "/work_pools/", {"name": name, "type": "process"})

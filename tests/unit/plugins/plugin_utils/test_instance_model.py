@@ -407,6 +407,19 @@ def test_the_firewall_lets_in_the_load_balancers_or_the_clients(entry, rule):
     assert model({"name": "default", "port": 4200, **entry})["firewall_rule"] == rule
 
 
+@pytest.mark.parametrize("entry, context, target", [
+    ({"cluster": {}}, {}, {"port": 4200, "labels": {"prefect_instance": "default"}}),
+    ({}, {}, {"port": 4200, "labels": {"prefect_instance": "default"}}),
+    ({"settings": {"PREFECT_SERVER_METRICS_ENABLED": "false"}}, {}, None),
+    ({}, {"api_tls": "false"}, None),
+    ({"cluster": {}, "bind_address": "127.0.0.1"}, {}, None),
+])
+def test_the_metrics_are_a_target_when_enabled_and_served_over_tls_to_the_network(entry, context, target):
+    context = {"production": {"metrics_enabled": True}, **context}
+    assert model({"name": "default", "port": 4200, **entry}, **context)["metrics_target"] == target
+    assert model({"name": "default", "port": 4200, **entry})["metrics_target"] is None
+
+
 def test_a_cluster_member_reaches_redis_on_another_host_over_verified_tls():
     m = model({"name": "default", "port": 4200, "cluster": {"redis": {"host": "2001:db8::6"}}})
     assert m["redis"]["tls"] and m["verifies_tls"]

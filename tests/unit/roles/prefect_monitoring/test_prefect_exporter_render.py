@@ -7,24 +7,16 @@ back as it was, each metric once with its HELP and TYPE; the settings it
 refuses."""
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
-EXPORTER = pathlib.Path(__file__).resolve().parents[4] / "roles" / "prefect_monitoring" / "files" / "prefect_exporter.py"
-spec = importlib.util.spec_from_file_location("prefect_exporter", EXPORTER)
-prefect_exporter = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(prefect_exporter)
-
 POOL_NAMES = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40)
 
 
 @given(st.lists(POOL_NAMES, unique=True, max_size=5), st.integers(min_value=0, max_value=10**9))
-def test_any_pool_name_and_count_read_back(pools, count):
+def test_any_pool_name_and_count_read_back(prefect_exporter, pools, count):
     samples = [("prefect_api_ready", {}, True)]
     samples += [("prefect_work_pool_late_runs", {"pool": pool}, count) for pool in pools]
     families = {family.name: family for family in text_string_to_metric_families(prefect_exporter.render(samples))}
@@ -37,7 +29,7 @@ def test_any_pool_name_and_count_read_back(pools, count):
         assert "prefect_work_pool_late_runs" not in families
 
 
-def test_metrics_are_written_in_the_catalogue_order_each_once():
+def test_metrics_are_written_in_the_catalogue_order_each_once(prefect_exporter):
     samples = [("prefect_work_pool_paused", {"pool": "b"}, 0), ("prefect_api_ready", {}, 1),
                ("prefect_work_pool_paused", {"pool": "a"}, 1)]
     text = prefect_exporter.render(samples)
@@ -47,11 +39,11 @@ def test_metrics_are_written_in_the_catalogue_order_each_once():
 
 
 @pytest.mark.parametrize("listen", ["9812", ":9812", "localhost:http", "host:"])
-def test_a_listen_address_without_host_and_port_is_refused(listen):
+def test_a_listen_address_without_host_and_port_is_refused(prefect_exporter, listen):
     with pytest.raises(ValueError, match="host:port"):
         prefect_exporter.listen_address(listen)
 
 
 @pytest.mark.parametrize("listen, expected", [("127.0.0.1:9812", ("127.0.0.1", 9812)), ("[::1]:9812", ("::1", 9812))])
-def test_listen_addresses(listen, expected):
+def test_listen_addresses(prefect_exporter, listen, expected):
     assert prefect_exporter.listen_address(listen) == expected

@@ -1,0 +1,110 @@
+"""The monitoring host (backup1, prefect_monitoring): Prometheus and
+Alertmanager on its loopback only, every host's node exporter, both API
+hosts' /api/metrics (TLS and basic auth), Patroni's and etcd's metrics on
+the database hosts and the Prefect exporter scraped and up, the collection's rules loaded, and the
+Prefect exporter's view of client1's worker. A node exporter answers only a
+client with a certificate from the CA (and, test_firewall, only the
+monitoring host); test_wire sees every scrape in TLS."""
+
+import json
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+import yaml
+from ha_cluster import wait_for
+
+HOSTS = ("db1", "db2", "db3", "api1", "api2", "lb1", "lb2", "client1", "backup1")
+DB_HOSTS = ("db1", "db2", "db3")
+# (job, instance) of every target: each declared by the role that owns it.
+EXPECTED = ({("node", f"{name}:9100") for name in HOSTS} | {("prefect_exporter", "127.0.0.1:9812")}
+            | {("prefect_server", f"{name}:4200") for name in ("api1", "api2")}
+            | {("patroni", f"{name}:8008") for name in DB_HOSTS} | {("etcd", f"{name}:2379") for name in DB_HOSTS})
+RULES = Path(__file__).resolve().parents[3] / "roles" / "prefect_monitoring" / "files" / "rules"
+TLS_DIR = "/etc/prometheus/selfhosted-prefect/tls"
+CA = "/etc/ssl/selfhosted-prefect/ca.pem"
+
+
+@pytest.fixture(scope="module")
+def monitor(hosts):
+    return hosts["backup1"]
+
+
+def api(monitor, path, port=9090):
+    return json.loads(monitor.check_output(f"curl -fsS --max-time 10 'http://127.0.0.1:{port}{path}'"))
+
+
+def query(monitor, expr):
+    """Prometheus' instant vector for expr: {frozenset(labels): value}."""
+    answer = api(monitor, "/api/v1/query?query=" + urllib.parse.quote(expr))
+    return {frozenset(sample["metric"].items()): float(sample["value"][1]) for sample in answer["data"]["result"]}
+
+
+def test_every_host_and_the_prefect_exporter_are_scraped_and_up(monitor):
+    targets = {}
+
+    def all_up():
+        targets.clear()
+        for target in api(monitor, "/api/v1/targets?state=active")["data"]["activeTargets"]:
+            targets[(target["labels"]["job"], target["labels"]["instance"])] = (target["health"], target["lastError"])
+        return len(targets) == len(EXPECTED) and all(health == "up" for health, _error in targets.values())
+
+    assert wait_for(all_up, 60), f"targets not all up: {targets}"
+    assert set(targets) == EXPECTED
+
+
+def test_the_collections_rules_and_the_sites_windows_are_loaded(monitor):
+    groups = api(monitor, "/api/v1/rules")["data"]["groups"]
+    loaded = {rule["name"] for group in groups for rule in group["rules"] if rule["type"] == "alerting"}
+    shipped = {rule["alert"] for path in RULES.glob("*.yml")
+               for group in yaml.safe_load(path.read_text())["groups"] for rule in group["rules"] if "alert" in rule}
+    assert loaded == shipped
+    windows = query(monitor, "selfhosted_prefect:timer_max_age_seconds")
+    assert {dict(labels)["name"]: value for labels, value in windows.items()}["prefect-pgbackrest-check.timer"] == 7200
+
+
+def test_prometheus_sends_its_alerts_to_alertmanager(monitor):
+    active = api(monitor, "/api/v1/alertmanagers")["data"]["activeAlertmanagers"]
+    assert [manager["url"] for manager in active] == ["http://127.0.0.1:9093/api/v2/alerts"]
+    status = api(monitor, "/api/v2/status", port=9093)
+    assert status["cluster"]["status"] == "disabled"
+    assert "receiver: default" in status["config"]["original"]
+
+
+def test_prometheus_and_alertmanager_listen_on_loopback_only(monitor):
+    # Prometheus, Alertmanager (and no cluster listener, 9094), the exporter.
+    listening = [line.split()[3] for line in monitor.check_output("ss -ltnH").splitlines()]
+    for port in (9090, 9093, 9812):
+        assert [socket for socket in listening if socket.endswith(f":{port}")] == [f"127.0.0.1:{port}"], listening
+    assert not [socket for socket in listening if socket.endswith(":9094")], listening
+
+
+def test_the_prefect_exporter_sees_the_worker_and_the_api(monitor):
+    # The worker's pool has client1's worker online; the API answers ready
+    # through the floating address.
+    assert wait_for(lambda: query(monitor, "prefect_exporter_scrape_success") and all(
+        value == 1 for value in query(monitor, "prefect_exporter_scrape_success").values()), 30)
+    assert list(query(monitor, "prefect_api_ready").values()) == [1]
+    online = {dict(labels)["pool"]: value for labels, value in query(monitor, "prefect_work_pool_online_workers").items()}
+    assert online and all(value >= 1 for value in online.values()), online
+    age = list(query(monitor, "prefect_newest_event_age_seconds").values())
+    assert age and age[0] < 120, age
+
+
+def test_the_systemd_collector_reports_the_backup_timers(monitor):
+    timers = {dict(labels)["name"] for labels in query(monitor, 'node_systemd_unit_start_time_seconds{instance="backup1:9100"}')}
+    assert {"prefect-pgbackrest-check.timer", "prefect-pgbackrest-full.timer", "prefect-pgbackrest-diff.timer"} <= timers
+    stale = query(monitor, 'ALERTS{alertname="BackupStale"}')
+    assert not stale, stale
+
+
+def test_a_node_exporter_answers_only_a_client_certificate(monitor):
+    url = "https://db1:9100/metrics"
+    without = monitor.run(f"curl -sS --max-time 10 --cacert {CA} -o /dev/null {url}")
+    assert without.rc != 0, "db1's node exporter answered a client without a certificate"
+    started = time.monotonic()
+    metrics = monitor.check_output(f"curl -fsS --max-time 10 --cacert {CA} --cert {TLS_DIR}/prometheus-client.pem "
+                                   f"--key {TLS_DIR}/prometheus-client.key {url}")
+    assert "node_filesystem_avail_bytes" in metrics
+    print(f"\none scrape of db1's node exporter over TLS: {time.monotonic() - started:.2f} s")
