@@ -1,12 +1,15 @@
 """The monitoring host (backup1, prefect_monitoring): Prometheus and
 Alertmanager on its loopback only, every host's node exporter, both API
 hosts' /api/metrics (TLS and basic auth), Patroni's and etcd's metrics on
-the database hosts and the Prefect exporter scraped and up, the collection's rules loaded, and the
-Prefect exporter's view of client1's worker. A node exporter answers only a
-client with a certificate from the CA (and, test_firewall, only the
-monitoring host); test_wire sees every scrape in TLS."""
+the database hosts and the Prefect exporter scraped and up, the
+collection's rules loaded, and the Prefect exporter's view of client1's
+worker; each fault of issue 23 firing its alert through Alertmanager and
+resolving after its repair. A node exporter answers only a client with a
+certificate from the CA (and, test_firewall, only the monitoring host);
+test_wire sees every scrape in TLS."""
 
 import json
+import shlex
 import time
 import urllib.parse
 from pathlib import Path
@@ -108,3 +111,90 @@ def test_a_node_exporter_answers_only_a_client_certificate(monitor):
                                    f"--key {TLS_DIR}/prometheus-client.key {url}")
     assert "node_filesystem_avail_bytes" in metrics
     print(f"\none scrape of db1's node exporter over TLS: {time.monotonic() - started:.2f} s")
+
+
+SETTINGS_RULES = "/etc/prometheus/selfhosted-prefect/rules/settings.rules.yml"
+WORKER_UNIT = "prefect-worker@etl.service"
+API_UNIT = "prefect-server@default.service"
+# Each alert, the fault that fires it, and the longest it may take: the
+# rule's own `for` plus how long the parts take to notice (a scrape and an
+# evaluation every 5 s here; a worker is offline 3 heartbeats of 10 s after
+# its last, once the foreman's 15-s loop looks; a run is Late 15 s past its
+# start).
+FAULTS = {
+    "PrefectApiHostDown": ("api2's instance stopped", 60 + 20),
+    "PrefectNoReadyWorker": ("client1's worker stopped", 120 + 30 + 15 + 20),
+    "PrefectLateRuns": ("client1's worker stopped", 120 + 15 + 5 + 20),
+    "BackupStale": ("the backup timers' windows passed", 20),
+}
+
+
+def active_alerts(monitor):
+    """Alertmanager's active alerts: {(alertname, instance): startsAt}."""
+    return {(alert["labels"]["alertname"], alert["labels"].get("instance", "")): alert["startsAt"]
+            for alert in api(monitor, "/api/v2/alerts?active=true&silenced=false&inhibited=false", port=9093)}
+
+
+def test_each_fault_fires_its_alert_through_alertmanager_and_resolves_after_repair(hosts, monitor, cluster_serving):
+    """One window, the faults side by side: client1's worker stopped (its
+    pool has no online worker and its every-30s runs go Late), api2's
+    instance stopped (the load balancer still answers ready through api1),
+    and the backup timers' windows shrunk to zero, as if each had passed
+    since the timers last ran. Each alert is read from Alertmanager's
+    API; each fault is repaired as soon as its alert fires, and every alert
+    must then resolve."""
+    client, api2 = hosts["client1"], hosts["api2"]
+    settings = monitor.file(SETTINGS_RULES).content_string
+    assert wait_for(lambda: not {name for name, _ in active_alerts(monitor)} & set(FAULTS), 120), active_alerts(monitor)
+
+    started = time.monotonic()
+    client.check_output(f"systemctl stop {WORKER_UNIT}")
+    api2.check_output(f"systemctl stop {API_UNIT}")
+    shrunk = settings.replace("vector(", "vector(0 * ")
+    monitor.check_output(f"printf %s {shlex.quote(shrunk)} > {SETTINGS_RULES} && systemctl reload prometheus")
+    fired, repaired, resolved, ready_meanwhile = {}, {}, {}, []
+    repairs = {
+        "PrefectApiHostDown": lambda: api2.check_output(f"systemctl start {API_UNIT}"),
+        "BackupStale": lambda: monitor.check_output(
+            f"printf %s {shlex.quote(settings)} > {SETTINGS_RULES} && systemctl reload prometheus"),
+        "PrefectNoReadyWorker": lambda: None,
+        "PrefectLateRuns": lambda: None,
+    }
+    try:
+        while len(fired) < len(FAULTS) and time.monotonic() - started < 360:
+            names = {name for name, _ in active_alerts(monitor)}
+            for name in set(FAULTS) & names - set(fired):
+                fired[name] = time.monotonic() - started
+                repairs[name]()
+                repaired[name] = time.monotonic() - started
+            if "PrefectApiHostDown" not in repaired:
+                ready_meanwhile.append(monitor.run(
+                    f"curl -fsS --max-time 5 --cacert {CA} --resolve prefect.ha.test:443:10.99.63.200 "
+                    "-o /dev/null https://prefect.ha.test/api/ready").rc == 0)
+            if {"PrefectNoReadyWorker", "PrefectLateRuns"} <= set(fired) and WORKER_UNIT not in repaired:
+                client.check_output(f"systemctl start {WORKER_UNIT}")
+                repaired[WORKER_UNIT] = time.monotonic() - started
+            time.sleep(2)
+    finally:
+        client.run(f"systemctl start {WORKER_UNIT}")
+        api2.run(f"systemctl start {API_UNIT}")
+        monitor.run(f"printf %s {shlex.quote(settings)} > {SETTINGS_RULES} && systemctl reload prometheus")
+
+    def all_resolved():
+        names = {name for name, _ in active_alerts(monitor)}
+        for name in set(fired) - names - set(resolved):
+            resolved[name] = time.monotonic() - started
+        return not names & set(FAULTS)
+
+    cleared = wait_for(all_resolved, 180, 2)
+    repaired.setdefault("PrefectNoReadyWorker", repaired.get(WORKER_UNIT, 0))
+    repaired.setdefault("PrefectLateRuns", repaired.get(WORKER_UNIT, 0))
+    print("\nalert | fault | fired after | its bound | resolved after the repair")
+    for name, (fault, bound) in FAULTS.items():
+        after = f"{resolved[name] - repaired[name]:.0f} s" if name in resolved else "not resolved"
+        print(f"{name} | {fault} | {fired.get(name, float('nan')):.0f} s | {bound} s | {after}")
+    assert set(fired) == set(FAULTS), f"not fired within 6 minutes: {set(FAULTS) - set(fired)}"
+    for name, (_fault, bound) in FAULTS.items():
+        assert fired[name] <= bound, f"{name} fired after {fired[name]:.0f} s, its bound is {bound} s"
+    assert ready_meanwhile and all(ready_meanwhile), "the load balancer did not answer ready while api2 was down"
+    assert cleared, f"still active after their repair: {active_alerts(monitor)}"
