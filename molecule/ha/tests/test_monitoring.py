@@ -1,12 +1,13 @@
 """The monitoring host (backup1, prefect_monitoring): Prometheus and
-Alertmanager on its loopback only, every host's node exporter, both API
+Alertmanager on its loopback only; every host's node exporter, both API
 hosts' /api/metrics (TLS and basic auth), Patroni's and etcd's metrics on
-the database hosts and the Prefect exporter scraped and up, the
-collection's rules loaded, and the Prefect exporter's view of client1's
-worker; each fault of issue 23 firing its alert through Alertmanager and
-resolving after its repair. A node exporter answers only a client with a
-certificate from the CA (and, test_firewall, only the monitoring host);
-test_wire sees every scrape in TLS."""
+the database hosts and the Prefect exporter scraped and up; the
+collection's rules loaded; the Prefect exporter's view of client1's
+worker; every query of the dashboard answered; each fault of issue 23
+firing its alert through Alertmanager and resolving after its repair. A
+node exporter answers only a client with a certificate from the CA (and,
+test_firewall, only the monitoring host); test_wire sees every scrape in
+TLS."""
 
 import json
 import shlex
@@ -27,6 +28,7 @@ EXPECTED = ({("node", f"{name}:9100") for name in HOSTS} | {("prefect_exporter",
 RULES = Path(__file__).resolve().parents[3] / "roles" / "prefect_monitoring" / "files" / "rules"
 TLS_DIR = "/etc/prometheus/selfhosted-prefect/tls"
 CA = "/etc/ssl/selfhosted-prefect/ca.pem"
+DASHBOARD = "/etc/prometheus/selfhosted-prefect/dashboards/selfhosted-prefect.json"
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +67,15 @@ def test_the_collections_rules_and_the_sites_windows_are_loaded(monitor):
     assert loaded == shipped
     windows = query(monitor, "selfhosted_prefect:timer_max_age_seconds")
     assert {dict(labels)["name"]: value for labels, value in windows.items()}["prefect-pgbackrest-check.timer"] == 7200
+
+
+def test_every_query_of_the_dashboard_returns_data(monitor):
+    """roles/prefect_monitoring/files/dashboards: each panel's query names
+    series this Prometheus has (tests/unit checks the dashboard's form)."""
+    dashboard = json.loads(monitor.file(DASHBOARD).content_string)
+    empty = [(panel["title"], target["expr"]) for panel in dashboard["panels"] if panel["type"] != "row"
+             for target in panel["targets"] if not query(monitor, target["expr"])]
+    assert not empty, empty
 
 
 def test_prometheus_sends_its_alerts_to_alertmanager(monitor):
