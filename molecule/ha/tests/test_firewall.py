@@ -4,8 +4,8 @@ PostgreSQL lets in the API hosts and the other database hosts, etcd and
 Patroni the other database hosts only, Redis and Sentinel the API hosts and
 the other Redis hosts, pgBackRest's servers on the database hosts the
 repository host and the repository's the database hosts, every node
-exporter the monitoring host only, and the API hosts, Patroni and etcd it
-too (their metrics); the load balancer lets in everyone on its
+exporter the monitoring host only, and the API hosts, Patroni, etcd and
+the load balancers' metrics port it too; the load balancer lets in everyone on its
 frontends. A dropped attempt gets no answer within 3 s
 (0 connected, 124 dropped: molecule_fixtures.connection_outcomes)."""
 
@@ -52,6 +52,8 @@ FLOWS = [
     ("backup1", "api2", 4200, 0),
     ("backup1", "db3", 8008, 0),
     ("backup1", "db2", 2379, 0),
+    ("backup1", "lb1", 8405, 0),
+    ("client1", "lb2", 8405, 124),
     ("backup1", "lb2", 9100, 0),
     ("api1", "db1", 9100, 124),
     ("client1", "api2", 9100, 124),

@@ -1,7 +1,8 @@
 """The monitoring host (backup1, prefect_monitoring): Prometheus and
 Alertmanager on its loopback only; every host's node exporter, both API
 hosts' /api/metrics (TLS and basic auth), Patroni's and etcd's metrics on
-the database hosts and the Prefect exporter scraped and up; the
+the database hosts, HAProxy's on the load balancers and the Prefect
+exporter scraped and up; the
 collection's rules loaded; the Prefect exporter's view of client1's
 worker; every query of the dashboard answered; each fault of issue 23
 firing its alert through Alertmanager and resolving after its repair. A
@@ -24,7 +25,8 @@ DB_HOSTS = ("db1", "db2", "db3")
 # (job, instance) of every target: each declared by the role that owns it.
 EXPECTED = ({("node", f"{name}:9100") for name in HOSTS} | {("prefect_exporter", "127.0.0.1:9812")}
             | {("prefect_server", f"{name}:4200") for name in ("api1", "api2")}
-            | {("patroni", f"{name}:8008") for name in DB_HOSTS} | {("etcd", f"{name}:2379") for name in DB_HOSTS})
+            | {("patroni", f"{name}:8008") for name in DB_HOSTS} | {("etcd", f"{name}:2379") for name in DB_HOSTS}
+            | {("haproxy", f"{name}:8405") for name in ("lb1", "lb2")})
 RULES = Path(__file__).resolve().parents[3] / "roles" / "prefect_monitoring" / "files" / "rules"
 TLS_DIR = "/etc/prometheus/selfhosted-prefect/tls"
 CA = "/etc/ssl/selfhosted-prefect/ca.pem"
@@ -125,87 +127,93 @@ def test_a_node_exporter_answers_only_a_client_certificate(monitor):
 
 
 SETTINGS_RULES = "/etc/prometheus/selfhosted-prefect/rules/settings.rules.yml"
-WORKER_UNIT = "prefect-worker@etl.service"
-API_UNIT = "prefect-server@default.service"
+READY = ("curl -fsS --max-time 5 --cacert /etc/ssl/selfhosted-prefect/ca.pem "
+         "--resolve prefect.ha.test:443:10.99.63.200 -o /dev/null https://prefect.ha.test/api/ready")
 # Each alert, the fault that fires it, and the longest it may take: the
 # rule's own `for` plus how long the parts take to notice (a scrape and an
-# evaluation every 5 s here; a worker is offline 3 heartbeats of 10 s after
-# its last, once the foreman's 15-s loop looks; a run is Late 15 s past its
-# start).
-FAULTS = {
-    "PrefectApiHostDown": ("api2's instance stopped", 60 + 20),
-    "PrefectNoReadyWorker": ("client1's worker stopped", 120 + 30 + 15 + 20),
-    "PrefectLateRuns": ("client1's worker stopped", 120 + 15 + 5 + 20),
-    "BackupStale": ("the backup timers' windows passed", 20),
+# evaluation every 5 s here; HAProxy's checks; a worker is offline 3
+# heartbeats of 10 s after its last, once the foreman's 15-s loop looks; a
+# run is Late 15 s past its start).
+ALERTS = {
+    "PrefectApiHostDown": ("api2", 60 + 20),
+    "HaproxyServerDown": ("api2", 60 + 30),
+    "PrefectNoReadyWorker": ("worker", 120 + 30 + 15 + 20),
+    "PrefectLateRuns": ("worker", 120 + 15 + 5 + 20),
+    "BackupStale": ("windows", 20),
 }
 
 
+class Faults:
+    """The faults of the window: (host, command that breaks, command that
+    repairs), by name; the backup windows are the settings rules file with
+    every window multiplied by 0, and the file as the converge wrote it."""
+
+    def __init__(self, hosts, monitor):
+        settings = monitor.file(SETTINGS_RULES).content_string
+        reload = f" > {SETTINGS_RULES} && systemctl reload prometheus"
+        self.steps = {
+            "api2": (hosts["api2"], "systemctl stop prefect-server@default", "systemctl start prefect-server@default"),
+            "worker": (hosts["client1"], "systemctl stop prefect-worker@etl", "systemctl start prefect-worker@etl"),
+            "windows": (monitor, "printf %s " + shlex.quote(settings.replace("vector(", "vector(0 * ")) + reload,
+                        "printf %s " + shlex.quote(settings) + reload),
+        }
+
+    def inject(self):
+        for host, breaks, _repairs in self.steps.values():
+            host.check_output(breaks)
+
+    def repair(self, name, check=True):
+        host, _breaks, repairs = self.steps[name]
+        (host.check_output if check else host.run)(repairs)
+
+
 def active_alerts(monitor):
-    """Alertmanager's active alerts: {(alertname, instance): startsAt}."""
-    return {(alert["labels"]["alertname"], alert["labels"].get("instance", "")): alert["startsAt"]
+    """The names of Alertmanager's active alerts."""
+    return {alert["labels"]["alertname"]
             for alert in api(monitor, "/api/v2/alerts?active=true&silenced=false&inhibited=false", port=9093)}
 
 
 def test_each_fault_fires_its_alert_through_alertmanager_and_resolves_after_repair(hosts, monitor, cluster_serving):
-    """One window, the faults side by side: client1's worker stopped (its
-    pool has no online worker and its every-30s runs go Late), api2's
-    instance stopped (the load balancer still answers ready through api1),
+    """One window, the faults side by side: api2's instance stopped (the
+    load balancer still answers ready through api1), client1's worker
+    stopped (its pool has no online worker and its every-30s runs go Late),
     and the backup timers' windows shrunk to zero, as if each had passed
-    since the timers last ran. Each alert is read from Alertmanager's
-    API; each fault is repaired as soon as its alert fires, and every alert
-    must then resolve."""
-    client, api2 = hosts["client1"], hosts["api2"]
-    settings = monitor.file(SETTINGS_RULES).content_string
-    assert wait_for(lambda: not {name for name, _ in active_alerts(monitor)} & set(FAULTS), 120), active_alerts(monitor)
-
+    since the timers last ran. Each alert is read from Alertmanager's API;
+    each fault is repaired once all its alerts fired, and every alert must
+    then resolve."""
+    assert wait_for(lambda: not active_alerts(monitor) & set(ALERTS), 120), active_alerts(monitor)
+    faults = Faults(hosts, monitor)
     started = time.monotonic()
-    client.check_output(f"systemctl stop {WORKER_UNIT}")
-    api2.check_output(f"systemctl stop {API_UNIT}")
-    shrunk = settings.replace("vector(", "vector(0 * ")
-    monitor.check_output(f"printf %s {shlex.quote(shrunk)} > {SETTINGS_RULES} && systemctl reload prometheus")
     fired, repaired, resolved, ready_meanwhile = {}, {}, {}, []
-    repairs = {
-        "PrefectApiHostDown": lambda: api2.check_output(f"systemctl start {API_UNIT}"),
-        "BackupStale": lambda: monitor.check_output(
-            f"printf %s {shlex.quote(settings)} > {SETTINGS_RULES} && systemctl reload prometheus"),
-        "PrefectNoReadyWorker": lambda: None,
-        "PrefectLateRuns": lambda: None,
-    }
+    faults.inject()
     try:
-        while len(fired) < len(FAULTS) and time.monotonic() - started < 360:
-            names = {name for name, _ in active_alerts(monitor)}
-            for name in set(FAULTS) & names - set(fired):
+        while len(fired) < len(ALERTS) and time.monotonic() - started < 360:
+            for name in active_alerts(monitor) & set(ALERTS) - set(fired):
                 fired[name] = time.monotonic() - started
-                repairs[name]()
-                repaired[name] = time.monotonic() - started
-            if "PrefectApiHostDown" not in repaired:
-                ready_meanwhile.append(monitor.run(
-                    f"curl -fsS --max-time 5 --cacert {CA} --resolve prefect.ha.test:443:10.99.63.200 "
-                    "-o /dev/null https://prefect.ha.test/api/ready").rc == 0)
-            if {"PrefectNoReadyWorker", "PrefectLateRuns"} <= set(fired) and WORKER_UNIT not in repaired:
-                client.check_output(f"systemctl start {WORKER_UNIT}")
-                repaired[WORKER_UNIT] = time.monotonic() - started
+            for fault in {fault for fault, _bound in ALERTS.values()} - set(repaired):
+                if all(name in fired for name, (cause, _bound) in ALERTS.items() if cause == fault):
+                    faults.repair(fault)
+                    repaired[fault] = time.monotonic() - started
+            if "api2" not in repaired:
+                ready_meanwhile.append(monitor.run(READY).rc == 0)
             time.sleep(2)
     finally:
-        client.run(f"systemctl start {WORKER_UNIT}")
-        api2.run(f"systemctl start {API_UNIT}")
-        monitor.run(f"printf %s {shlex.quote(settings)} > {SETTINGS_RULES} && systemctl reload prometheus")
+        for fault in set(faults.steps) - set(repaired):
+            faults.repair(fault, check=False)
 
     def all_resolved():
-        names = {name for name, _ in active_alerts(monitor)}
-        for name in set(fired) - names - set(resolved):
+        active = active_alerts(monitor)
+        for name in set(fired) - active - set(resolved):
             resolved[name] = time.monotonic() - started
-        return not names & set(FAULTS)
+        return not active & set(ALERTS)
 
     cleared = wait_for(all_resolved, 180, 2)
-    repaired.setdefault("PrefectNoReadyWorker", repaired.get(WORKER_UNIT, 0))
-    repaired.setdefault("PrefectLateRuns", repaired.get(WORKER_UNIT, 0))
-    print("\nalert | fault | fired after | its bound | resolved after the repair")
-    for name, (fault, bound) in FAULTS.items():
-        after = f"{resolved[name] - repaired[name]:.0f} s" if name in resolved else "not resolved"
+    print("\nalert | its fault | fired after | its bound | resolved after the repair")
+    for name, (fault, bound) in ALERTS.items():
+        after = f"{resolved[name] - repaired[fault]:.0f} s" if name in resolved and fault in repaired else "no"
         print(f"{name} | {fault} | {fired.get(name, float('nan')):.0f} s | {bound} s | {after}")
-    assert set(fired) == set(FAULTS), f"not fired within 6 minutes: {set(FAULTS) - set(fired)}"
-    for name, (_fault, bound) in FAULTS.items():
+    assert set(fired) == set(ALERTS), f"not fired within 6 minutes: {set(ALERTS) - set(fired)}"
+    for name, (_fault, bound) in ALERTS.items():
         assert fired[name] <= bound, f"{name} fired after {fired[name]:.0f} s, its bound is {bound} s"
     assert ready_meanwhile and all(ready_meanwhile), "the load balancer did not answer ready while api2 was down"
-    assert cleared, f"still active after their repair: {active_alerts(monitor)}"
+    assert cleared, f"still active after their repair: {active_alerts(monitor) & set(ALERTS)}"
