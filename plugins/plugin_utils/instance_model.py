@@ -372,7 +372,7 @@ def server_instance(entry, context):
     # What the monitoring hosts scrape: /api/metrics over verified TLS, on an
     # address they reach.
     metrics_target = None
-    if settings.get("PREFECT_SERVER_METRICS_ENABLED") == "true" and tls and not is_loopback(bind_address):
+    if _bool(settings.get("PREFECT_SERVER_METRICS_ENABLED", False)) and tls and not is_loopback(bind_address):
         metrics_target = {"port": port, "labels": {"prefect_instance": name}}
 
     unit = f"prefect-server@{name}.service"
