@@ -26,6 +26,7 @@ all:
     prefect_server: {hosts: {api1: {}}}
     prefect_client: {hosts: {client1: {}}}
     prefect_worker: {hosts: {worker1: {}}}
+    prefect_monitoring: {hosts: {monitor1: {}}}
 """
 TASK = re.compile(r"^\s{6}(?P<role>[\w.]+) : (?P<name>.*?)\tTAGS: \[(?P<tags>[^\]]*)\]$")
 PLAY = re.compile(r"^\s{2}play #\d+ \((?P<hosts>[^)]*)\)")
@@ -53,11 +54,14 @@ def concern(tasks):
 
 
 # The backup concern: the dumps and the archiving on the database hosts, and
-# the pgBackRest repository's play.
+# the pgBackRest repository's play; the monitoring concern: its play (the
+# node exporters and each role's targets are include_roles, listed without
+# a role name).
 @pytest.mark.parametrize("tag, plays, task_part", [
     ("backup", {("prefect_db", "selfhosted.prefect.prefect_postgresql"),
                 ("prefect_backup", "selfhosted.prefect.prefect_backup_repository")}, "backup"),
     ("deployments", {("prefect_worker", "selfhosted.prefect.prefect_worker")}, "deployments"),
+    ("monitoring", {("prefect_monitoring", "selfhosted.prefect.prefect_monitoring")}, "prometheus"),
 ])
 def test_one_concern_runs_alone(tmp_path, tag, plays, task_part):
     selected = concern(listed_tasks(tmp_path, "--tags", tag))
@@ -96,7 +100,7 @@ def test_each_play_is_a_concern_and_nothing_is_left_out(tmp_path):
     everything = listed_tasks(tmp_path)
     untagged = [task for task in everything
                 if not task[3] & {"always", "database", "backup", "redis", "loadbalancer", "server", "client",
-                                  "workers", "firewall"}]
+                                  "workers", "firewall", "monitoring"}]
     assert untagged == []
     database = concern(listed_tasks(tmp_path, "--tags", "database"))
     assert {task[0] for task in database} == {"prefect_db"}
