@@ -229,9 +229,9 @@ def a_failed_restore_leaves_the_database_as_it_was(host, run_playbook, data, nig
 
 def clients_that_reconnect_at_once_cannot_block_the_swap(host, run_playbook, data, nightly):
     """Clients that reconnect to the restored database at once (a monitoring
-    agent, an operator's psql loop) used to be back before the restore's
-    swap, which then failed: beside default's converge they won twice in
-    three runs. The restore now refuses new sessions on both databases
+    agent, an operator's psql loop) used to race the restore's swap, which
+    failed when they were back first (they were alone, not beside another
+    scenario). The restore now refuses new sessions on both databases
     before it ends theirs: three such clients are turned away, the swap goes
     through, and the restored database takes sessions again."""
     cling = ("for i in 1 2 3; do (while true; do psql -qd orion_restore -c 'SELECT pg_sleep(600)' || sleep 0.05; "
