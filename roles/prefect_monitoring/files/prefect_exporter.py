@@ -24,8 +24,10 @@ import sys
 import threading
 import time
 import socket
+import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -87,11 +89,25 @@ class Api:
             self.headers["Authorization"] = "Basic " + base64.b64encode(auth_string.encode()).decode()
         self.context = ssl.create_default_context(cafile=ca_file or None)
 
-    def call(self, path, body=None):
+    def send(self, path, body=None):
         request = urllib.request.Request(self.url + path, headers=self.headers, method="GET" if body is None else "POST",
                                          data=None if body is None else json.dumps(body).encode())
         with urllib.request.urlopen(request, timeout=TIMEOUT, context=self.context) as response:
             return json.loads(response.read() or b"null")
+
+    def call(self, path, body=None):
+        """A server with CSRF protection refuses a POST without a token of
+        the client's own (403): the first such answer, or one to a token
+        that expired, fetches one and sends the request again."""
+        try:
+            return self.send(path, body)
+        except urllib.error.HTTPError as error:
+            if body is None or error.code != 403 or b"CSRF" not in error.read():
+                raise
+        client = str(uuid.uuid4())
+        token = self.send("/csrf-token?client=" + client)
+        self.headers.update({"Prefect-Csrf-Token": token["token"], "Prefect-Csrf-Client": client})
+        return self.send(path, body)
 
     def ready(self):
         try:

@@ -170,3 +170,12 @@ def test_every_pool_is_read_a_page_at_a_time(prefect_exporter, api, rest, monkey
     monkeypatch.setattr(prefect_exporter, "PAGE", 2)
     pools = {labels["pool"] for name, labels, value in prefect_exporter.collect(api, 3600) if labels}
     assert set(names) <= pools
+
+
+def test_a_server_with_csrf_protection_is_read_with_a_token_of_its_own(prefect_exporter, csrf_server):
+    """The first POST is refused for want of a CSRF token; the exporter
+    fetches one for a client id of its own and the scrape succeeds."""
+    api = prefect_exporter.Api(csrf_server, AUTH_STRING)
+    samples = prefect_exporter.collect(api, 3600)
+    assert figures(samples)["prefect_exporter_scrape_success"] is True
+    assert api.headers["Prefect-Csrf-Client"] and api.headers["Prefect-Csrf-Token"]
