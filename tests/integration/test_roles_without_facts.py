@@ -29,6 +29,14 @@ PLAY = """
 
 
 @pytest.mark.parametrize("role, role_vars, message", [
+    ("prefect_monitoring",
+     "        prefect_monitoring_api_url: https://prefect.example.com/",
+     "prefect_monitoring_api_url must be the API URL clients use, ending in /api"),
+    ("prefect_monitoring",
+     "        prefect_monitoring_api_url: https://prefect.example.com/api\n"
+     "        prefect_monitoring_alertmanager_receivers: [{name: default, email_configs: [{auth_password: hunter2}]}]",
+     "name their files (/etc/prometheus/selfhosted-prefect/secrets/NAME) with the *_file setting instead: "
+     "receivers[0].email_configs[0].auth_password."),
     ("prefect_server",
      "        prefect_server_database_password: x\n"
      "        prefect_server_instances: [{name: default, port: 99999}]",
@@ -64,3 +72,4 @@ def test_role_reaches_its_own_validation_without_facts(tmp_path, role, role_vars
     assert result.returncode != 0
     assert "has no attribute" not in output
     assert message in output, output[-2000:]
+    assert "hunter2" not in output  # the inline secret of a refused receiver
