@@ -1,8 +1,9 @@
 """The monitoring host (backup1, prefect_monitoring): Prometheus and
 Alertmanager on its loopback only; every host's node exporter, both API
 hosts' /api/metrics (TLS and basic auth), Patroni's and etcd's metrics on
-the database hosts, HAProxy's on the load balancers and the Prefect
-exporter scraped and up; the
+the database hosts, PostgreSQL's exporter on each of them, HAProxy's on the
+load balancers and the Prefect exporter scraped and up; replication and
+WAL archiving measured; the
 collection's rules loaded; the Prefect exporter's view of client1's
 worker; every query of the dashboard answered; each fault of issue 23
 firing its alert through Alertmanager and resolving after its repair. A
@@ -27,7 +28,8 @@ DB_HOSTS = ("db1", "db2", "db3")
 EXPECTED = ({("node", f"{name}:9100") for name in HOSTS} | {("prefect_exporter", "127.0.0.1:9812")}
             | {("prefect_server", f"{name}:4200") for name in ("api1", "api2")}
             | {("patroni", f"{name}:8008") for name in DB_HOSTS} | {("etcd", f"{name}:2379") for name in DB_HOSTS}
-            | {("haproxy", f"{name}:8405") for name in ("lb1", "lb2")})
+            | {("haproxy", f"{name}:8405") for name in ("lb1", "lb2")}
+            | {("postgresql", f"{name}:9187") for name in DB_HOSTS})
 RULES = Path(__file__).resolve().parents[3] / "roles" / "prefect_monitoring" / "files" / "rules"
 TLS_DIR = "/etc/prometheus/selfhosted-prefect/tls"
 CA = "/etc/ssl/selfhosted-prefect/ca.pem"
@@ -116,15 +118,37 @@ def test_the_systemd_collector_reports_the_backup_timers(monitor):
     assert not stale, stale
 
 
-def test_a_node_exporter_answers_only_a_client_certificate(monitor):
-    url = "https://db1:9100/metrics"
+@pytest.mark.parametrize("port, metric", [(9100, "node_filesystem_avail_bytes"), (9187, "pg_up 1")])
+def test_an_exporter_answers_only_a_client_certificate(monitor, port, metric):
+    url = f"https://db1:{port}/metrics"
     without = monitor.run(f"curl -sS --max-time 10 --cacert {CA} -o /dev/null {url}")
-    assert without.rc != 0, "db1's node exporter answered a client without a certificate"
+    assert without.rc != 0, f"db1's exporter on {port} answered a client without a certificate"
     started = time.monotonic()
     metrics = monitor.check_output(f"curl -fsS --max-time 10 --cacert {CA} --cert {TLS_DIR}/prometheus-client.pem "
                                    f"--key {TLS_DIR}/prometheus-client.key {url}")
-    assert "node_filesystem_avail_bytes" in metrics
-    print(f"\none scrape of db1's node exporter over TLS: {time.monotonic() - started:.2f} s")
+    assert metric in metrics
+    print(f"\none scrape of db1's exporter on {port} over TLS: {time.monotonic() - started:.2f} s")
+
+
+def test_postgresql_replication_and_wal_archiving_are_measured(monitor):
+    """Each member's exporter reaches its PostgreSQL (as the role prometheus,
+    by peer authentication); the primary's shows both replicas' lag, which
+    PostgreSQL hides from a role outside pg_monitor, and its archiver's
+    progress; neither alert of them is active."""
+    assert wait_for(lambda: len(query(monitor, "pg_up == 1")) == len(DB_HOSTS), 60), query(monitor, "pg_up")
+    lag = query(monitor, "pg_stat_replication_pg_wal_lsn_diff")
+    assert len(lag) == len(DB_HOSTS) - 1, lag
+    primaries = {dict(labels)["instance"] for labels in lag}
+    assert len(primaries) == 1, lag
+    primary = primaries.pop()
+    print(f"\nreplication lag in bytes on {primary}:",
+          {dict(labels)["application_name"]: value for labels, value in lag.items()})
+    archived = query(monitor, f'pg_stat_archiver_archived_count{{instance="{primary}"}}')
+    assert archived and list(archived.values())[0] > 0, archived
+    age = query(monitor, f'pg_stat_archiver_last_archive_age{{instance="{primary}"}}')
+    print(f"segments archived: {list(archived.values())[0]:.0f}, the newest {list(age.values())} s ago")
+    active = query(monitor, 'ALERTS{alertname=~"PostgresqlReplicationLag|PostgresqlWalArchivingFailing|PostgresqlDown"}')
+    assert not active, active
 
 
 SETTINGS_RULES = "/etc/prometheus/selfhosted-prefect/rules/settings.rules.yml"

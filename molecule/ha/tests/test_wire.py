@@ -28,10 +28,10 @@ HOPS = [("client1", "floating", 443), ("lb1", "api1", 4200), ("lb1", "api2", 420
         ("db2", "db1", 5432), ("db3", "db1", 5432), ("db1", "db2", 2380), ("db2", "db3", 2380),
         ("db1", "backup1", 8432), ("backup1", "db1", 8432),
         # The monitoring host scrapes every node exporter, both API hosts,
-        # Patroni, etcd and HAProxy.
+        # Patroni, etcd, HAProxy and PostgreSQL's exporter.
         ("backup1", "db1", 9100), ("backup1", "api1", 9100), ("backup1", "lb1", 9100), ("backup1", "client1", 9100),
         ("backup1", "api1", 4200), ("backup1", "api2", 4200), ("backup1", "db2", 8008), ("backup1", "db3", 2379),
-        ("backup1", "lb2", 8405)]
+        ("backup1", "lb2", 8405), ("backup1", "db3", 9187)]
 
 
 @pytest.fixture(scope="module")
