@@ -1,8 +1,8 @@
 """The monitoring host (backup1, prefect_monitoring): Prometheus and
 Alertmanager on its loopback only; every host's node exporter, both API
 hosts' /api/metrics (TLS and basic auth), Patroni's and etcd's metrics on
-the database hosts, PostgreSQL's exporter on each of them, HAProxy's on the
-load balancers and the Prefect exporter scraped and up; replication and
+the database hosts, PostgreSQL's and Redis's exporters on each of them,
+HAProxy's on the load balancers and the Prefect exporter scraped and up; replication and
 WAL archiving measured; the
 collection's rules loaded; the Prefect exporter's view of client1's
 worker; every query of the dashboard answered; each fault of issue 23
@@ -29,7 +29,7 @@ EXPECTED = ({("node", f"{name}:9100") for name in HOSTS} | {("prefect_exporter",
             | {("prefect_server", f"{name}:4200") for name in ("api1", "api2")}
             | {("patroni", f"{name}:8008") for name in DB_HOSTS} | {("etcd", f"{name}:2379") for name in DB_HOSTS}
             | {("haproxy", f"{name}:8405") for name in ("lb1", "lb2")}
-            | {("postgresql", f"{name}:9187") for name in DB_HOSTS})
+            | {("postgresql", f"{name}:9187") for name in DB_HOSTS} | {("redis", f"{name}:9121") for name in DB_HOSTS})
 RULES = Path(__file__).resolve().parents[3] / "roles" / "prefect_monitoring" / "files" / "rules"
 TLS_DIR = "/etc/prometheus/selfhosted-prefect/tls"
 CA = "/etc/ssl/selfhosted-prefect/ca.pem"
@@ -118,7 +118,7 @@ def test_the_systemd_collector_reports_the_backup_timers(monitor):
     assert not stale, stale
 
 
-@pytest.mark.parametrize("port, metric", [(9100, "node_filesystem_avail_bytes"), (9187, "pg_up 1")])
+@pytest.mark.parametrize("port, metric", [(9100, "node_filesystem_avail_bytes"), (9187, "pg_up 1"), (9121, "redis_up 1")])
 def test_an_exporter_answers_only_a_client_certificate(monitor, port, metric):
     url = f"https://db1:{port}/metrics"
     without = monitor.run(f"curl -sS --max-time 10 --cacert {CA} -o /dev/null {url}")
@@ -128,6 +128,18 @@ def test_an_exporter_answers_only_a_client_certificate(monitor, port, metric):
                                    f"--key {TLS_DIR}/prometheus-client.key {url}")
     assert metric in metrics
     print(f"\none scrape of db1's exporter on {port} over TLS: {time.monotonic() - started:.2f} s")
+
+
+def test_redis_roles_and_replication_are_measured(monitor):
+    """Each Redis host's exporter logs in as the monitoring user: one
+    primary, two replicas linked to it, no scrape error, no Redis alert."""
+    assert wait_for(lambda: len(query(monitor, "redis_up == 1")) == len(DB_HOSTS), 60), query(monitor, "redis_up")
+    roles = {dict(labels)["instance"]: dict(labels)["role"] for labels in query(monitor, "redis_instance_info")}
+    assert sorted(roles.values()) == ["master", "slave", "slave"], roles
+    assert list(query(monitor, "redis_master_link_up").values()) == [1, 1]
+    assert not query(monitor, "redis_exporter_last_scrape_error != 0")
+    active = query(monitor, 'ALERTS{alertname=~"Redis.*"}')
+    assert not active, active
 
 
 def test_postgresql_replication_and_wal_archiving_are_measured(monitor):

@@ -131,6 +131,17 @@ def test_prefect_user_cannot_administer_redis_or_the_sentinels(hosts, redis_pass
     assert out.count("NOPERM") == 3, out
 
 
+def test_the_exporters_user_reads_info_and_nothing_else(hosts, inventory_vars):
+    """The Redis exporter's ACL user: INFO and the slow log, but no key, no
+    CONFIG (which would show the replication password), nothing written."""
+    password = inventory_vars["db1"]["vault_prefect_redis_metrics_password"]
+    out = redis_cli(hosts["db1"], redis_auth("monitoring", password)
+                    + "\nINFO replication\nSLOWLOG LEN\nGET molecule:durable\nCONFIG GET masterauth\nSET x y\nKEYS *")
+    assert out.startswith("OK\n# Replication") and "role:" in out, out
+    assert out.count("NOPERM") == 4, out
+    assert password not in " ".join(hosts[name].check_output("ps -eo args") for name in REDIS_HOSTS)
+
+
 @pytest.mark.usefixtures("cluster_serving")
 def test_data_survives_a_restart_of_the_primary(hosts, primary, redis_password, replication_password, ca_file,
                                                 auth_string):

@@ -28,10 +28,10 @@ HOPS = [("client1", "floating", 443), ("lb1", "api1", 4200), ("lb1", "api2", 420
         ("db2", "db1", 5432), ("db3", "db1", 5432), ("db1", "db2", 2380), ("db2", "db3", 2380),
         ("db1", "backup1", 8432), ("backup1", "db1", 8432),
         # The monitoring host scrapes every node exporter, both API hosts,
-        # Patroni, etcd, HAProxy and PostgreSQL's exporter.
+        # Patroni, etcd, HAProxy, and PostgreSQL's and Redis's exporters.
         ("backup1", "db1", 9100), ("backup1", "api1", 9100), ("backup1", "lb1", 9100), ("backup1", "client1", 9100),
         ("backup1", "api1", 4200), ("backup1", "api2", 4200), ("backup1", "db2", 8008), ("backup1", "db3", 2379),
-        ("backup1", "lb2", 8405), ("backup1", "db3", 9187)]
+        ("backup1", "lb2", 8405), ("backup1", "db3", 9187), ("backup1", "db2", 9121)]
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_no_secret_crosses_the_network(wire, inventory_vars):
     forms = secret_forms([variables["vault_prefect_db_password"], variables["vault_prefect_redis_password"],
                           variables["vault_prefect_redis_replication_password"],
                           database["vault_prefect_patroni_password"], database["vault_prefect_pg_replication_password"],
-                          database["vault_prefect_pg_rewind_password"],
+                          database["vault_prefect_pg_rewind_password"], database["vault_prefect_redis_metrics_password"],
                           inventory_vars["backup1"]["vault_prefect_backup_cipher_pass"],
                           auth_string, auth_string.split(":", 1)[1]])
     assert wire_capture.payload_bytes(wire) > 1_000_000, "the capture holds too little to say anything"
