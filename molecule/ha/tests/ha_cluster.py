@@ -9,6 +9,7 @@ import re
 import shlex
 import ssl
 import subprocess
+import threading
 import time
 import urllib.request
 import uuid
@@ -311,3 +312,42 @@ def wait_cluster_whole(hosts, timeout=180):
                 and [m["role"] for m in members].count("leader") == 1
                 and any(m["role"] == "sync_standby" for m in members))
     return wait_for(whole, timeout, 1)
+
+
+def active_alerts(monitor):
+    """The names of the alerts active in the monitoring host's Alertmanager
+    (not silenced, not inhibited)."""
+    answer = subprocess.run(
+        ["docker", "exec", monitor.backend.get_hostname(), "curl", "-fsS", "--max-time", "5",
+         "http://127.0.0.1:9093/api/v2/alerts?active=true&silenced=false&inhibited=false"],
+        capture_output=True, text=True, check=True, timeout=15).stdout
+    return {alert["labels"]["alertname"] for alert in json.loads(answer)}
+
+
+class AlertWatch(threading.Thread):
+    """One alert as Alertmanager shows it, read every second from now until
+    stop(): when it was first active (fired) and, after that, first gone
+    again (resolved), as time.time()."""
+
+    def __init__(self, monitor, name):
+        super().__init__(daemon=True)
+        self.monitor, self.name = monitor, name
+        self.fired = self.resolved = None
+        self.stopping = threading.Event()
+        self.start()
+
+    def run(self):
+        while not self.stopping.wait(1):
+            try:
+                active = self.name in active_alerts(self.monitor)
+            except (subprocess.SubprocessError, ValueError):
+                continue  # Alertmanager busy or restarting: the next look counts
+            now = time.time()
+            if active and self.fired is None:
+                self.fired = now
+            elif not active and self.fired is not None and self.resolved is None:
+                self.resolved = now
+
+    def stop(self):
+        self.stopping.set()
+        self.join()

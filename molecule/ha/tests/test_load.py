@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from ha_cluster import (ARCHIVE_TIMEOUT, DB_HOSTS, FLOATING_URL, INSTANCE, LOAD_BALANCERS, REDIS_HOSTS, address,
+from ha_cluster import (ARCHIVE_TIMEOUT, DB_HOSTS, AlertWatch, FLOATING_URL, INSTANCE, LOAD_BALANCERS, REDIS_HOSTS, address,
                         archive_lag, completed_run, etcd_members, event_stored, floating_address_holders,
                         haproxy_servers, https_json, interval_deployment, patroni_members, pg_primary, psql,
                         redis_primary, replication, scheduled_starts, sentinel_cli, wait_cluster_whole, wait_for)
@@ -403,6 +403,9 @@ def test_the_loss_of_the_postgresql_primarys_host(hosts, ca_file, auth_string, r
     promotes the synchronous standby once the leader key expires, the
     servers' next connections find it (target_session_attrs=read-write), and
     every run the load saw acknowledged is in the new primary, by id. The
+    monitoring host's Alertmanager shows PostgresqlPrimaryLost before the
+    promotion (its wait is 0 s in this scenario: with the shipped 10 s and a
+    20-s failover the margin would be a scrape) and resolves it after. The
     host, started again, rejoins as a replica on its own. Then its disks are
     replaced (its etcd member's and PostgreSQL's data gone, as a reinstalled
     host with the same name brings): one converge removes its old etcd
@@ -414,6 +417,7 @@ def test_the_loss_of_the_postgresql_primarys_host(hosts, ca_file, auth_string, r
     container = hosts[old].backend.get_hostname()
     load = Load(ca_file, auth_string, tmp_path)
     load.wait_runs(SETTLE_RUNS, "the load running before the kill")
+    primary_lost = AlertWatch(hosts["backup1"], "PostgresqlPrimaryLost")
     killed_at, promoted, promoted_at, new = kill_the_primarys_host(hosts, old, lambda: pg_primary(hosts, survivors))
     load.wait_quiet(since=killed_at, seconds=10.5, deadline=killed_at + 60)
     summary = load.stop()
@@ -429,6 +433,8 @@ def test_the_loss_of_the_postgresql_primarys_host(hosts, ca_file, auth_string, r
 
     replica_again = wait_for(rejoined, 180, 1)
     rejoined_at = time.time()
+    wait_for(lambda: primary_lost.resolved, 60)
+    primary_lost.stop()
 
     hosts[old].check_output("systemctl stop patroni@17-main etcd")
     hosts[old].check_output("rm -rf /var/lib/etcd/prefect /var/lib/postgresql/17/main")
@@ -450,7 +456,13 @@ def test_the_loss_of_the_postgresql_primarys_host(hosts, ca_file, auth_string, r
         f" | {new} promoted after {promoted_at - killed_at:.1f} s | {len(record['acknowledged'])} acknowledged "
         f"runs, {len(lost)} lost | {old} streaming again {rejoined_at - started_at:.1f} s after its start"
         f" | with its data lost, rejoined by a converge of {converge_took:.0f} s")
+    print(f"PostgresqlPrimaryLost in Alertmanager {primary_lost.fired - killed_at:.1f} s after the kill, resolved "
+          f"{primary_lost.resolved - promoted_at:.1f} s after the promotion"
+          if primary_lost.fired and primary_lost.resolved else
+          f"PostgresqlPrimaryLost fired at {primary_lost.fired}, resolved at {primary_lost.resolved}")
     assert promoted, f"no replica promoted within 60 s; last named: {new}"
+    assert primary_lost.fired and primary_lost.fired < promoted_at, "PostgresqlPrimaryLost did not fire before the promotion"
+    assert primary_lost.resolved and primary_lost.resolved > promoted_at, "PostgresqlPrimaryLost did not resolve"
     assert lost == {}, list(lost.items())[:5]
     assert last_failure < 30, summary["errors"][-3:]
     assert replica_again, patroni_members(hosts, survivors)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ha_cluster import wait_for
+from ha_cluster import active_alerts, wait_for
 
 HOSTS = ("db1", "db2", "db3", "api1", "api2", "lb1", "lb2", "client1", "backup1")
 DB_HOSTS = ("db1", "db2", "db3")
@@ -219,12 +219,6 @@ class Faults:
     def repair(self, name, check=True):
         host, _breaks, repairs = self.steps[name]
         (host.check_output if check else host.run)(repairs)
-
-
-def active_alerts(monitor):
-    """The names of Alertmanager's active alerts."""
-    return {alert["labels"]["alertname"]
-            for alert in api(monitor, "/api/v2/alerts?active=true&silenced=false&inhibited=false", port=9093)}
 
 
 def test_each_fault_fires_its_alert_through_alertmanager_and_resolves_after_repair(hosts, monitor, bounds,
