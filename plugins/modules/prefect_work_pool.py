@@ -22,8 +22,9 @@ options:
   type:
     description:
       - Worker type of the pool, as in C(prefect work-pool create --type).
-      - Types other than V(process) need their collection (for example C(prefect-docker)) in the venv
-        of O(prefect_python).
+      - The server knows the default template of every type Prefect's collections define (process,
+        docker, kubernetes, ecs...); with O(prefect_python), a type needs its collection (for example
+        C(prefect-docker)) in that venv.
     type: str
     default: process
   description:
@@ -41,15 +42,18 @@ options:
     description:
       - The pool's base job template (C(job_configuration) and C(variables)), as C(prefect work-pool
         get-default-base-job-template) prints it.
-      - Without it, a new pool gets the type's default template, read from the Prefect installed with
-        O(prefect_python) as C(prefect work-pool create) does, with no internet access; the template of
-        an existing pool is then not managed (edits in the UI stay, and a Prefect upgrade does not reset it).
+      - Without it, a new pool gets the type's default template: from the server, as Prefect's UI
+        creates pools (C(GET /collections/views/aggregate-worker-metadata), which the server answers from
+        its own copy without internet access), or, with O(prefect_python), from the Prefect installed there,
+        as C(prefect work-pool create) does. The template of an existing pool is then not managed (edits in
+        the UI stay, and a Prefect upgrade does not reset it).
     type: dict
   prefect_python:
     description:
       - Python interpreter of a venv where Prefect (and the worker type's collection) is installed,
         for example C(/opt/prefect-worker/bin/python).
-      - Used only to read the default base job template of O(type) when the pool is created.
+      - Used only to read the default base job template of O(type) when the pool is created; without it
+        the server gives the template.
     type: path
   state:
     description: V(present) creates or updates the pool; V(absent) deletes it.
@@ -140,6 +144,21 @@ def default_template(module):
     return answer["template"]
 
 
+def server_default_template(module, client):
+    """The type's default template as Prefect's UI reads it: the server's
+    metadata of every worker type, by collection."""
+    pool_type = module.params["type"]
+    views = client.request("GET", "/collections/views/aggregate-worker-metadata")
+    workers = [worker for collection in (views.values() if isinstance(views, dict) else [])
+               if isinstance(collection, dict) for worker in collection.values() if isinstance(worker, dict)]
+    for worker in workers:
+        if worker.get("type") == pool_type and isinstance(worker.get("default_base_job_configuration"), dict):
+            return worker["default_base_job_configuration"]
+    known = sorted(set(str(worker.get("type")) for worker in workers))
+    module.fail_json(msg="unknown work pool type %r: the server knows %s; give base_job_template for another type"
+                     % (pool_type, ", ".join(known) or "none (is api_url the Prefect API?)"))
+
+
 def desired_fields(module):
     """The fields the task manages, with the API's names and values."""
     params = module.params
@@ -166,10 +185,8 @@ def ensure_present(module, client, path, before):
     wanted = desired_fields(module)
     if before is None:
         if "base_job_template" not in wanted:
-            if not module.params["prefect_python"]:
-                module.fail_json(msg="work pool %r does not exist: give base_job_template or prefect_python "
-                                 "so that it can be created with a template" % module.params["name"])
-            wanted["base_job_template"] = default_template(module)
+            wanted["base_job_template"] = (default_template(module) if module.params["prefect_python"]
+                                           else server_default_template(module, client))
         after = dict(managed(dict(description=None, is_paused=False, concurrency_limit=None)), **wanted)
         if not module.check_mode:
             after = managed(client.post("/work_pools/", wanted))

@@ -136,6 +136,12 @@ def test_scheduled_deployment_runs_on_the_worker_and_lands_in_postgresql(db):
     assert printed == [["tick on worker1: hello from an Ansible-managed variable"]]
 
 
+def test_the_pools_queues_as_declared(db):
+    rows = sql(db, "select q.name, q.priority, q.concurrency_limit from work_queue q "
+                   "join work_pool p on p.id = q.work_pool_id where p.name = 'onprem' order by q.priority")
+    assert rows == [["default", 1, None], ["backfills", 2, 1]]
+
+
 def test_worker_registered_in_its_pool(db):
     rows = sql(db, "select w.name from worker w join work_pool p on p.id = w.work_pool_id "
                    "where p.name = 'onprem'")

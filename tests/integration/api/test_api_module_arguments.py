@@ -9,12 +9,15 @@ import json
 
 import pytest
 
-from ansible_collections.selfhosted.prefect.plugins.modules import prefect_automation, prefect_variable, prefect_work_pool
+from ansible_collections.selfhosted.prefect.plugins.modules import (
+    prefect_automation, prefect_variable, prefect_work_pool, prefect_work_queue,
+)
 
 MODULES = {
     "variable": (prefect_variable, dict(name="v", value=1)),
     "work_pool": (prefect_work_pool, dict(name="p", base_job_template={})),
     "automation": (prefect_automation, dict(name="a", trigger={}, actions=[])),
+    "work_queue": (prefect_work_queue, dict(name="q", work_pool="p")),
 }
 
 

@@ -519,7 +519,7 @@ def test_a_body_past_the_bound_is_not_sent(busy_server, waits):
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st  # noqa: E402
 
 from ansible_collections.selfhosted.prefect.plugins.modules import (  # noqa: E402
-    prefect_automation, prefect_variable, prefect_work_pool,
+    prefect_automation, prefect_variable, prefect_work_pool, prefect_work_queue,
 )
 
 BODIES = st.one_of(
@@ -527,7 +527,9 @@ BODIES = st.one_of(
                      json.dumps(OK).encode(), b'{"detail": [{"loc": 3, "msg": "bad"}]}',
                      b'{"detail": "CSRF token invalid"}', b'{"detail": {"x": 1}}',
                      json.dumps({"id": "v1", "name": "v", "value": 1, "tags": []}).encode(),
-                     json.dumps({"id": "p1", "name": "p", "type": "process"}).encode()]),
+                     json.dumps({"id": "p1", "name": "p", "type": "process"}).encode(),
+                     json.dumps({"prefect": {"process": {"type": "process", "default_base_job_configuration": {}}},
+                                 "x": [], "y": {"z": 1}}).encode()]),
     st.binary(max_size=40))
 ANSWERS = st.lists(st.tuples(st.sampled_from([200, 201, 204, 301, 400, 401, 403, 404, 409, 422, 500, 503]),
                              st.just({}), BODIES), max_size=4)
@@ -539,8 +541,12 @@ MODULE_ARGS = st.one_of(
     st.builds(lambda name, value: (prefect_variable, dict(name=name, value=value)), NAMES, JSON),
     st.builds(lambda name, limit: (prefect_work_pool, dict(name=name, base_job_template={}, concurrency_limit=limit)),
               NAMES, st.one_of(st.none(), st.integers())),
+    # A new pool without a template asks the server for its type's default.
+    st.builds(lambda name: (prefect_work_pool, dict(name=name)), NAMES),
     st.builds(lambda name, state: (prefect_automation, dict(name=name, trigger={}, actions=[], state=state)),
-              NAMES, st.sampled_from(["present", "absent"])))
+              NAMES, st.sampled_from(["present", "absent"])),
+    st.builds(lambda name, pool, state: (prefect_work_queue, dict(name=name, work_pool=pool, priority=1, state=state)),
+              NAMES, NAMES, st.sampled_from(["present", "absent"])))
 
 
 @hsettings(max_examples=150, deadline=None,
@@ -556,5 +562,6 @@ def test_any_answer_of_a_misbehaving_server_ends_in_a_result_or_a_message(
         assert isinstance(result["msg"], str) and result["msg"] and "Traceback" not in result["msg"], result
         assert AUTH_STRING not in json.dumps(result)
         return
-    key = {prefect_variable: "variable", prefect_work_pool: "work_pool", prefect_automation: "automation"}[module]
+    key = {prefect_variable: "variable", prefect_work_pool: "work_pool", prefect_automation: "automation",
+           prefect_work_queue: "work_queue"}[module]
     assert result[key] is None or isinstance(result[key], dict), result

@@ -110,10 +110,30 @@ def test_an_unknown_type_lists_the_known_ones(run, api, rest, prefect_python):
     assert rest("POST", "/work_pools/filter", {"work_pools": {"name": {"any_": ["mystery"]}}}) == []
 
 
-def test_a_new_pool_needs_a_template_source(run, api):
-    result = run(prefect_work_pool, dict(api, name="no-template"))
+def test_without_a_template_or_a_venv_the_server_gives_the_types_default(run, api, rest):
+    """As Prefect's UI creates a pool: the template of the server's worker
+    metadata, which it serves from its own copy with no internet access."""
+    views = rest("GET", "/collections/views/aggregate-worker-metadata")
+    for pool_type, collection in (("process", "prefect"), ("docker", "prefect-docker")):
+        name = f"from-the-server-{pool_type}"
+        checked = run(prefect_work_pool, dict(api, name=name, type=pool_type), check=True, diff=True)
+        assert checked["changed"] is True
+        assert rest("POST", "/work_pools/filter", {"work_pools": {"name": {"any_": [name]}}}) == []
+        created = run(prefect_work_pool, dict(api, name=name, type=pool_type))
+        assert created["changed"] is True
+        stored = rest("GET", f"/work_pools/{name}")
+        assert stored["type"] == pool_type
+        assert stored["base_job_template"] == views[collection][pool_type]["default_base_job_configuration"]
+        assert checked["diff"]["after"]["base_job_template"] == stored["base_job_template"]
+        assert run(prefect_work_pool, dict(api, name=name, type=pool_type))["changed"] is False
+
+
+def test_a_type_the_server_does_not_know_lists_the_known_ones(run, api, rest):
+    result = run(prefect_work_pool, dict(api, name="mystery-server", type="mystery"))
     assert result["failed"] is True
-    assert "give base_job_template or prefect_python" in result["msg"]
+    assert result["msg"].startswith("unknown work pool type 'mystery': the server knows ")
+    assert "docker" in result["msg"] and "process" in result["msg"]
+    assert rest("POST", "/work_pools/filter", {"work_pools": {"name": {"any_": ["mystery-server"]}}}) == []
 
 
 def test_a_template_the_server_refuses_gives_its_message(run, api):
