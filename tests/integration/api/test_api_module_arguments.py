@@ -10,7 +10,7 @@ import json
 import pytest
 
 from ansible_collections.selfhosted.prefect.plugins.modules import (
-    prefect_automation, prefect_variable, prefect_work_pool, prefect_work_queue,
+    prefect_automation, prefect_concurrency_limit, prefect_variable, prefect_work_pool, prefect_work_queue,
 )
 
 MODULES = {
@@ -18,6 +18,7 @@ MODULES = {
     "work_pool": (prefect_work_pool, dict(name="p", base_job_template={})),
     "automation": (prefect_automation, dict(name="a", trigger={}, actions=[])),
     "work_queue": (prefect_work_queue, dict(name="q", work_pool="p")),
+    "concurrency_limit": (prefect_concurrency_limit, dict(name="c", limit=1)),
 }
 
 

@@ -519,7 +519,7 @@ def test_a_body_past_the_bound_is_not_sent(busy_server, waits):
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st  # noqa: E402
 
 from ansible_collections.selfhosted.prefect.plugins.modules import (  # noqa: E402
-    prefect_automation, prefect_variable, prefect_work_pool, prefect_work_queue,
+    prefect_automation, prefect_concurrency_limit, prefect_variable, prefect_work_pool, prefect_work_queue,
 )
 
 BODIES = st.one_of(
@@ -546,7 +546,9 @@ MODULE_ARGS = st.one_of(
     st.builds(lambda name, state: (prefect_automation, dict(name=name, trigger={}, actions=[], state=state)),
               NAMES, st.sampled_from(["present", "absent"])),
     st.builds(lambda name, pool, state: (prefect_work_queue, dict(name=name, work_pool=pool, priority=1, state=state)),
-              NAMES, NAMES, st.sampled_from(["present", "absent"])))
+              NAMES, NAMES, st.sampled_from(["present", "absent"])),
+    st.builds(lambda key, name, state: (prefect_concurrency_limit, {key: name or "c", "limit": 2, "state": state}),
+              st.sampled_from(["name", "tag"]), NAMES, st.sampled_from(["present", "absent"])))
 
 
 @hsettings(max_examples=150, deadline=None,
@@ -563,5 +565,5 @@ def test_any_answer_of_a_misbehaving_server_ends_in_a_result_or_a_message(
         assert AUTH_STRING not in json.dumps(result)
         return
     key = {prefect_variable: "variable", prefect_work_pool: "work_pool", prefect_automation: "automation",
-           prefect_work_queue: "work_queue"}[module]
+           prefect_work_queue: "work_queue", prefect_concurrency_limit: "concurrency_limit"}[module]
     assert result[key] is None or isinstance(result[key], dict), result
