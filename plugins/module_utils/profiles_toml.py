@@ -32,6 +32,8 @@ from ansible_collections.selfhosted.prefect.plugins.module_utils.settings_catalo
     ALIASES,
     BOUNDS,
     CHOICES_OF_SETS,
+    DEFAULT_ACTIVE_PROFILE,
+    DEFAULT_PROFILES,
     INTEGRATIONS,
     LEGACY_NAMES,
     PREFECT_VERSION,
@@ -108,6 +110,37 @@ def canonical_name(key):
     if key in SETTINGS:
         return key
     return ALIASES.get(key) or LEGACY_NAMES.get(key)
+
+
+# Pydantic's spellings of a boolean, as Prefect reads a setting (any case).
+TRUE_WORDS = ("1", "on", "t", "true", "y", "yes")
+
+
+def effective_profile(profiles, profile=None):
+    """(name, settings) of the profile Prefect uses with this file: the one
+    given, else the file's active one, else Prefect's own default; its
+    settings are Prefect's defaults of that profile overridden key by key by
+    the file's, under their current names (aliases resolved; Orion-era names
+    take no effect in Prefect 3)."""
+    name = profile or profiles.active or DEFAULT_ACTIVE_PROFILE
+    settings = {}
+    for layer in (DEFAULT_PROFILES.get(name, {}), profiles.settings(name) if profiles.has_profile(name) else {}):
+        for key, value in layer.items():
+            current = key if key in SETTINGS else ALIASES.get(key)
+            if current:
+                settings[current] = value
+    return name, settings
+
+
+def api_target(settings):
+    """Where a flow run of a process with these settings goes: "hosted" (an
+    API URL), "ephemeral" (none, and an in-process server allowed: its
+    throwaway SQLite), or "refused" (none, and no ephemeral server: Prefect
+    fails at once with "No Prefect API URL provided")."""
+    if str(settings.get("PREFECT_API_URL") or "").strip():
+        return "hosted"
+    enabled = str(settings.get("PREFECT_SERVER_EPHEMERAL_ENABLED", "false")).strip().lower()
+    return "ephemeral" if enabled in TRUE_WORDS else "refused"
 
 
 def suggest_names(key, count=3):

@@ -500,3 +500,14 @@ LEGACY_NAMES = {
     'PREFECT_ORION_UI_STATIC_DIRECTORY': 'PREFECT_SERVER_UI_STATIC_DIRECTORY',
     'PREFECT_ORION_UI_URL': 'PREFECT_UI_URL',
 }
+
+# Prefect's own profiles, merged under the user's file: the profile that is
+# active when the file names none (or does not exist), and each profile's
+# settings (a user's profile of the same name overrides them key by key).
+DEFAULT_ACTIVE_PROFILE = 'ephemeral'
+DEFAULT_PROFILES = {
+    'cloud': {},
+    'ephemeral': {'PREFECT_SERVER_EPHEMERAL_ENABLED': 'true'},
+    'local': {'PREFECT_API_URL': 'http://127.0.0.1:4200/api'},
+    'test': {'PREFECT_SERVER_EPHEMERAL_ENABLED': 'true', 'PREFECT_SERVER_DATABASE_CONNECTION_URL': 'sqlite+aiosqlite:///:memory:'},
+}

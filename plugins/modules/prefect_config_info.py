@@ -11,9 +11,12 @@ version_added: 0.1.0
 description:
   - Reads a Prefect profiles file without changing it and reports its profiles, the chosen
     profile's settings (secrets masked), renamed and unknown keys, and the API target.
-  - RV(api_target) is V(ephemeral) when the profile sets no E(PREFECT_API_URL). Prefect then runs a
-    throwaway API in-process on a local SQLite database, and flow runs silently land there
-    instead of on the team's hosted server.
+  - RV(api_target) says where a flow run started with the profile goes, as Prefect resolves it. It merges
+    its own profiles (an C(ephemeral) profile, active when the file names none) under the file's.
+    Without E(PREFECT_API_URL), a profile that allows an ephemeral server
+    (E(PREFECT_SERVER_EPHEMERAL_ENABLED)) makes Prefect run a throwaway API in-process on a local SQLite
+    database, so flow runs silently land there instead of on the team's hosted server (V(ephemeral)). Any
+    other profile without a URL makes Prefect fail at once (V(refused)).
   - Only the file is read; environment variables such as E(PREFECT_API_URL) override it at run time.
 options:
   profile:
@@ -90,7 +93,10 @@ unknown_keys:
   elements: dict
   sample: [{profile: default, key: PREFECT_API_ULR, suggestions: [PREFECT_API_URL]}]
 api_target:
-  description: V(hosted) when the reported profile sets E(PREFECT_API_URL), else V(ephemeral).
+  description:
+    - V(hosted) when the profile Prefect would use sets E(PREFECT_API_URL); else V(ephemeral) when it allows an
+      ephemeral server (Prefect's own C(ephemeral) profile does, and it is active when no file or no active
+      profile is given), else V(refused).
   returned: success
   type: str
   sample: hosted
@@ -114,7 +120,9 @@ from ansible_collections.selfhosted.prefect.plugins.module_utils.profiles_module
 from ansible_collections.selfhosted.prefect.plugins.module_utils.profiles_toml import (
     PREFECT_VERSION,
     ProfilesError,
+    api_target,
     canonical_name,
+    effective_profile,
     name_kind,
     redact,
     suggest_names,
@@ -141,7 +149,8 @@ def describe(profiles, profile):
     profile = profile or profiles.active
     settings = profiles.settings(profile) if profile and profiles.has_profile(profile) else {}
     legacy, unknown = key_findings(profiles)
-    api_url = settings.get("PREFECT_API_URL") or None
+    effective = effective_profile(profiles, profile)[1]
+    api_url = effective.get("PREFECT_API_URL") or None
     return dict(
         exists=profiles.exists,
         active=profiles.active,
@@ -150,7 +159,7 @@ def describe(profiles, profile):
         settings={key: redact(key, value) for key, value in settings.items()},
         legacy_keys=legacy,
         unknown_keys=unknown,
-        api_target="hosted" if api_url else "ephemeral",
+        api_target=api_target(effective),
         api_url=redact("PREFECT_API_URL", api_url),
         prefect_catalogue_version=PREFECT_VERSION,
     )

@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -48,6 +49,18 @@ def prefect(home, *args, check=True):
     if check:
         assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
+
+
+def flow_run_outcome(home):
+    """Start a flow with only PREFECT_HOME set, as a process on the host
+    would: "refused" when Prefect fails for want of an API URL, else what
+    the run printed."""
+    script = "from prefect import flow\n@flow\ndef probe():\n    return 1\nprint('RAN', probe())\n"
+    proc = subprocess.run([str(Path(PREFECT_BIN).with_name("python")), "-c", script], env=_clean_env(home),
+                          cwd=str(home.parent), capture_output=True, text=True, timeout=120, check=False)
+    if proc.returncode != 0 and "No Prefect API URL provided" in proc.stderr:
+        return "refused"
+    return proc.stdout + proc.stderr
 
 
 def config_view(home, profile=None):
@@ -277,5 +290,8 @@ def test_config_info_reports_what_the_cli_shows(tmp_path, home):
         # Secrets compared by value through the file, masked in the result.
         assert stored_profile(home, picked) == view
         assert result["settings"] == dict(view, **{key: MASKED[key] for key in view if key in MASKED})
-    assert (active["api_target"], active["api_url"]) == ("ephemeral", None)
+    # No URL, and no ephemeral server allowed (only Prefect's own "ephemeral"
+    # profile allows one): a flow run fails at once.
+    assert (active["api_target"], active["api_url"]) == ("refused", None)
+    assert flow_run_outcome(home) == "refused"
     assert (client["api_target"], client["api_url"]) == ("hosted", CLIENT["PREFECT_API_URL"])

@@ -127,6 +127,7 @@ def test_client_profile(client, hostvar):
     text = f.content_string
     assert f'active = "{hostvar("client1", "prefect_client_active_profile")}"' in text
     assert f'PREFECT_API_URL = "{_hosted_api_url(hostvar)}"' in text
+    assert 'PREFECT_SERVER_EPHEMERAL_ENABLED = "false"' in text
 
 
 CSRF_CLIENT = "molecule-tests"

@@ -80,6 +80,7 @@ def test_secrets_only_in_the_0640_environment_file(worker, inventory_vars):
     env = worker.file(API_ENV)
     assert (env.user, env.group, env.mode) == ("root", "prefect-worker", 0o640)
     assert auth_string.replace("$", "") in env.content_string.replace("$", "")
+    assert 'PREFECT_SERVER_EPHEMERAL_ENABLED="false"' in env.content_string
     assert auth_string not in worker.check_output(f"systemctl cat {UNIT}")
     assert auth_string not in worker.check_output("ps -eo args")
 

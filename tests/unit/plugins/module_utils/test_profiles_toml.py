@@ -530,3 +530,32 @@ def test_random_files_round_trip_and_redact(data):
         secret = mapping[name].get("PREFECT_API_AUTH_STRING")
         if secret:
             assert tomllib.loads(shown)["profiles"][name]["PREFECT_API_AUTH_STRING"] == "********"
+
+
+# ---------------------------------------------------------------- where a flow run goes
+
+@pytest.mark.parametrize("text, profile, expected", [
+    ("", None, ("ephemeral", "ephemeral")),  # no file: Prefect's own profile, which allows the server
+    ('active = "ephemeral"\n[profiles.ephemeral]\nPREFECT_LOGGING_LEVEL = "DEBUG"\n', None, ("ephemeral", "ephemeral")),
+    ('[profiles.ops]\nPREFECT_API_URL = "https://p/api"\n', None, ("ephemeral", "ephemeral")),  # no active key
+    ('active = "ops"\n[profiles.ops]\nPREFECT_API_URL = "https://p/api"\n', None, ("ops", "hosted")),
+    ('active = "ops"\n[profiles.ops]\nPREFECT_LOGGING_LEVEL = "DEBUG"\n', None, ("ops", "refused")),
+    ('active = "ops"\n[profiles.ops]\nPREFECT_SERVER_EPHEMERAL_ENABLED = "True"\n', None, ("ops", "ephemeral")),
+    ('active = "ops"\n[profiles.ops]\nPREFECT_SERVER_ALLOW_EPHEMERAL_MODE = "yes"\n', None, ("ops", "ephemeral")),
+    ('active = "ops"\n[profiles.ops]\nPREFECT_SERVER_EPHEMERAL_ENABLED = "off"\n', None, ("ops", "refused")),
+    ('active = "ephemeral"\n[profiles.ephemeral]\nPREFECT_SERVER_EPHEMERAL_ENABLED = "false"\n', None,
+     ("ephemeral", "refused")),  # the file's value wins over Prefect's
+    ('active = "local"\n', None, ("local", "hosted")),  # Prefect's "local" profile has a URL
+    ('active = "ops"\n[profiles.ops]\nPREFECT_ORION_API_URL = "https://p/api"\n', None, ("ops", "refused")),
+    ('active = "ops"\n[profiles.ops]\nPREFECT_API_URL = "https://p/api"\n[profiles.dev]\n', "dev", ("dev", "refused")),
+    ('active = "ops"\n[profiles.ops]\nPREFECT_API_URL = "  "\n', None, ("ops", "refused")),
+])
+def test_the_profile_prefect_uses_and_where_its_runs_go(text, profile, expected):
+    name, settings = pt.effective_profile(pt.ProfilesFile("p", text), profile)
+    assert (name, pt.api_target(settings)) == expected
+
+
+@given(value=st.text(max_size=8))
+def test_only_pydantics_true_words_allow_the_ephemeral_server(value):
+    target = pt.api_target({"PREFECT_SERVER_EPHEMERAL_ENABLED": value})
+    assert target == ("ephemeral" if value.strip().lower() in ("1", "on", "t", "true", "y", "yes") else "refused")

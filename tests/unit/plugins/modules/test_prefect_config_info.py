@@ -44,7 +44,8 @@ def test_reports_the_active_profile_with_secrets_masked(run_module, profiles, sn
 def test_reports_legacy_and_unknown_keys_across_profiles(run_module, profiles):
     result = info(run_module, path=str(profiles), profile="legacy")
     assert result["profile"] == "legacy"
-    assert result["api_target"] == "ephemeral" and result["api_url"] is None
+    # No URL and no ephemeral server allowed: Prefect refuses the run.
+    assert result["api_target"] == "refused" and result["api_url"] is None
     assert result["legacy_keys"] == [
         {"profile": "legacy", "key": "PREFECT_ORION_API_PORT", "current_name": "PREFECT_SERVER_API_PORT", "kind": "legacy"},
         {"profile": "legacy", "key": "PREFECT_UI_API_URL", "current_name": "PREFECT_SERVER_UI_API_URL", "kind": "alias"},
@@ -54,6 +55,7 @@ def test_reports_legacy_and_unknown_keys_across_profiles(run_module, profiles):
 
 
 def test_missing_file_reports_ephemeral(run_module, tmp_path):
+    """Prefect's own profile "ephemeral" is active and allows the server."""
     result = info(run_module, prefect_home=str(tmp_path / "nowhere"))
     assert result["exists"] is False
     assert result["profiles"] == [] and result["active"] is None and result["profile"] is None
