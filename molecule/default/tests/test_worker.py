@@ -143,6 +143,40 @@ def test_the_pools_queues_as_declared(db):
     assert rows == [["default", 1, None], ["backfills", 2, 1]]
 
 
+STALE_DEPLOYMENT = """
+import asyncio
+from prefect.client.orchestration import get_client
+async def main():
+    async with get_client() as client:
+        flow_id = await client.create_flow_from_name("renamed-long-ago")
+        await client.create_deployment(flow_id=flow_id, name="stale", entrypoint="old.py:renamed", work_pool_name="onprem")
+asyncio.run(main())
+"""
+
+
+def test_a_deployment_prefect_yaml_does_not_declare_is_pruned(worker, db, run_playbook):
+    """prefect_worker_prune_deployments: a deployment of onprem made by hand
+    (as an older prefect.yaml had it) is listed by a check run and deleted
+    by a converge of the deployments; the declared ones stay."""
+    worker.run("cat > /tmp/stale.py <<'PYEOF'\n" + STALE_DEPLOYMENT + "PYEOF")
+    made = worker.run("systemd-run --quiet --wait --pipe --collect --uid=prefect-worker "
+                      f"--property=EnvironmentFile={API_ENV} /opt/prefect-worker/bin/python /tmp/stale.py")
+    assert made.rc == 0, made.stdout + made.stderr
+
+    def deployments():
+        return sorted(name for [name] in sql(db, "select d.name from deployment d join work_pool p "
+                                                 "on p.id = d.work_pool_id where p.name = 'onprem'"))
+    assert deployments() == ["every-30s", "long-sleep", "stale"]
+    checked = run_playbook("--check", "--diff", "--tags", "deployments", "--limit", "worker1",
+                           "selfhosted.prefect.site")
+    assert checked.returncode == 0, checked.stdout[-3000:]
+    assert "onprem/stale (old.py:renamed)" in checked.stdout
+    assert deployments() == ["every-30s", "long-sleep", "stale"]
+    pruned = run_playbook("--tags", "deployments", "--limit", "worker1", "selfhosted.prefect.site")
+    assert pruned.returncode == 0, pruned.stdout[-3000:]
+    assert deployments() == ["every-30s", "long-sleep"]
+
+
 def test_worker_registered_in_its_pool(db):
     rows = sql(db, "select w.name from worker w join work_pool p on p.id = w.work_pool_id "
                    "where p.name = 'onprem'")

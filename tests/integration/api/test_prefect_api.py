@@ -519,7 +519,8 @@ def test_a_body_past_the_bound_is_not_sent(busy_server, waits):
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st  # noqa: E402
 
 from ansible_collections.selfhosted.prefect.plugins.modules import (  # noqa: E402
-    prefect_automation, prefect_concurrency_limit, prefect_variable, prefect_work_pool, prefect_work_queue,
+    prefect_automation, prefect_concurrency_limit, prefect_deployment_prune, prefect_variable, prefect_work_pool,
+    prefect_work_queue,
 )
 
 BODIES = st.one_of(
@@ -548,7 +549,8 @@ MODULE_ARGS = st.one_of(
     st.builds(lambda name, pool, state: (prefect_work_queue, dict(name=name, work_pool=pool, priority=1, state=state)),
               NAMES, NAMES, st.sampled_from(["present", "absent"])),
     st.builds(lambda key, name, state: (prefect_concurrency_limit, {key: name or "c", "limit": 2, "state": state}),
-              st.sampled_from(["name", "tag"]), NAMES, st.sampled_from(["present", "absent"])))
+              st.sampled_from(["name", "tag"]), NAMES, st.sampled_from(["present", "absent"])),
+    st.builds(lambda pool: (prefect_deployment_prune, dict(work_pools=[pool or "p"], keep=[])), NAMES))
 
 
 @hsettings(max_examples=150, deadline=None,
@@ -565,5 +567,6 @@ def test_any_answer_of_a_misbehaving_server_ends_in_a_result_or_a_message(
         assert AUTH_STRING not in json.dumps(result)
         return
     key = {prefect_variable: "variable", prefect_work_pool: "work_pool", prefect_automation: "automation",
-           prefect_work_queue: "work_queue", prefect_concurrency_limit: "concurrency_limit"}[module]
-    assert result[key] is None or isinstance(result[key], dict), result
+           prefect_work_queue: "work_queue", prefect_concurrency_limit: "concurrency_limit",
+           prefect_deployment_prune: "removed"}[module]
+    assert result[key] is None or isinstance(result[key], list if module is prefect_deployment_prune else dict), result
