@@ -13,25 +13,11 @@ import json
 import os
 import re
 import subprocess
-import time
 import urllib.parse
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
-
-def pytest_sessionstart(session):
-    """scripts/test starts a scenario that verifies alone (ha: its load tests
-    measure failovers) while the last of the others still runs: its create
-    and converge share the cores, and its tests wait here until every file
-    MOLECULE_VERIFY_AFTER names exists (the others write one as they end)."""
-    paths = os.environ.get("MOLECULE_VERIFY_AFTER", "").split()
-    started = time.monotonic()
-    while not all(os.path.exists(path) for path in paths):
-        time.sleep(2)
-    if paths:
-        print(f"waited {time.monotonic() - started:.0f} s for the scenarios beside this one to end")
 
 
 def pytest_collection_modifyitems(items):
