@@ -14,6 +14,8 @@ description:
     server forever. This module deletes every deployment of the given work pools that is not in O(keep).
   - A deployment is known by its name and its entrypoint (C(path/to/file.py:flow_function)), as
     C(prefect.yaml) declares it; deployments of other work pools are never touched.
+  - A work pool that does not exist fails the task before anything is deleted; in check mode it may be one an
+    earlier task would create, and has nothing to prune.
   - Check mode and diff list what would go.
 options:
   work_pools:
@@ -112,8 +114,11 @@ def main():
     keep = set((item["name"], item["entrypoint"]) for item in module.params["keep"])
     client = PrefectApi(module.params)
     try:
-        for pool in pools:
-            client.get("/work_pools/" + path_segment(pool))  # a misspelt pool fails instead of matching nothing
+        # A misspelt pool fails instead of matching nothing; in check mode a
+        # missing pool may be one an earlier task would create, with nothing to prune.
+        missing = [pool for pool in pools if client.get("/work_pools/" + path_segment(pool), missing_ok=True) is None]
+        if missing and not module.check_mode:
+            module.fail_json(msg="work pool %s does not exist" % ", ".join(repr(pool) for pool in missing))
         current = deployments_of(client, pools)
         doomed = [deployment for deployment in current
                   if (deployment["name"], deployment.get("entrypoint")) not in keep]

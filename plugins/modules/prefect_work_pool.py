@@ -43,8 +43,9 @@ options:
       - The pool's base job template (C(job_configuration) and C(variables)), as C(prefect work-pool
         get-default-base-job-template) prints it.
       - Without it, a new pool gets the type's default template from the server, as Prefect's UI
-        creates pools (C(GET /collections/views/aggregate-worker-metadata), which the server answers from
-        its own copy without internet access), or, with O(prefect_python), from the Prefect installed there,
+        creates pools (C(GET /collections/views/aggregate-worker-metadata); the server asks Prefect's
+        collection registry, and answers from its own copy when that is out of reach, as here), or, with
+        O(prefect_python), from the Prefect installed there,
         as C(prefect work-pool create) does. The template of an existing pool is then not managed (edits in
         the UI stay, and a Prefect upgrade does not reset it).
     type: dict

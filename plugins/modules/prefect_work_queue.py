@@ -13,7 +13,8 @@ description:
     paused state, or does not exist. Options left out are not managed.
   - Workers of the pool poll its queues in priority order (1 first), so a queue sets which
     deployments' runs go first and how many of them run at once.
-  - The pool must exist (M(selfhosted.prefect.prefect_work_pool)). Its default queue, which Prefect
+  - The pool must exist (M(selfhosted.prefect.prefect_work_pool)); in check mode a missing pool may be one
+    an earlier task would create, so the queue is reported as new. Its default queue, which Prefect
     creates with the pool, can be changed but not deleted (the module says so before sending anything).
 options:
   name:
@@ -143,7 +144,8 @@ def ensure_present(module, client, path, before):
     wanted = desired_fields(module)
     pool = module.params["work_pool"]
     if before is None:
-        if client.get("/work_pools/" + path_segment(pool), missing_ok=True) is None:
+        # In check mode the pool may be one an earlier task of the run would create.
+        if client.get("/work_pools/" + path_segment(pool), missing_ok=True) is None and not module.check_mode:
             module.fail_json(msg="work pool %r does not exist: create it first (prefect_work_pool)" % pool)
         after = dict(managed_in(pool)(dict(description=None, priority=None, concurrency_limit=None,
                                            is_paused=False)), **wanted)

@@ -326,15 +326,25 @@ def active_alerts(monitor):
 
 class AlertWatch(threading.Thread):
     """One alert as Alertmanager shows it, read every second from now until
-    stop(): when it was first active (fired) and, after that, first gone
-    again (resolved), as time.time()."""
+    stop() (a context manager: stopped however the test ends): when it was
+    first active (fired) and, after that, gone in two reads in a row
+    (resolved, the first of them), as time.time(). It must be inactive when
+    the watch starts, so an alert left over from an earlier fault cannot
+    count."""
 
     def __init__(self, monitor, name):
         super().__init__(daemon=True)
         self.monitor, self.name = monitor, name
-        self.fired = self.resolved = None
+        self.fired = self.resolved = self._gone_since = None
         self.stopping = threading.Event()
+        assert wait_for(lambda: name not in active_alerts(monitor), 120), f"{name} active before the fault"
         self.start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
 
     def run(self):
         while not self.stopping.wait(1):
@@ -343,10 +353,14 @@ class AlertWatch(threading.Thread):
             except (subprocess.SubprocessError, ValueError):
                 continue  # Alertmanager busy or restarting: the next look counts
             now = time.time()
-            if active and self.fired is None:
-                self.fired = now
-            elif not active and self.fired is not None and self.resolved is None:
-                self.resolved = now
+            if active:
+                self.fired = self.fired or now
+                self._gone_since = None
+            elif self.fired is not None and self.resolved is None:
+                if self._gone_since is None:
+                    self._gone_since = now
+                else:
+                    self.resolved = self._gone_since
 
     def stop(self):
         self.stopping.set()

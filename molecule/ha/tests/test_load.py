@@ -417,24 +417,23 @@ def test_the_loss_of_the_postgresql_primarys_host(hosts, ca_file, auth_string, r
     container = hosts[old].backend.get_hostname()
     load = Load(ca_file, auth_string, tmp_path)
     load.wait_runs(SETTLE_RUNS, "the load running before the kill")
-    primary_lost = AlertWatch(hosts["backup1"], "PostgresqlPrimaryLost")
-    killed_at, promoted, promoted_at, new = kill_the_primarys_host(hosts, old, lambda: pg_primary(hosts, survivors))
-    load.wait_quiet(since=killed_at, seconds=10.5, deadline=killed_at + 60)
-    summary = load.stop()
-    record = load.record()
-    lost = lost_runs(hosts[new], record["acknowledged"]) if promoted else {"?": ("no primary", None)}
+    with AlertWatch(hosts["backup1"], "PostgresqlPrimaryLost") as primary_lost:
+        killed_at, promoted, promoted_at, new = kill_the_primarys_host(hosts, old, lambda: pg_primary(hosts, survivors))
+        load.wait_quiet(since=killed_at, seconds=10.5, deadline=killed_at + 60)
+        summary = load.stop()
+        record = load.record()
+        lost = lost_runs(hosts[new], record["acknowledged"]) if promoted else {"?": ("no primary", None)}
 
-    subprocess.run(["docker", "start", container], check=True, capture_output=True)
-    started_at = time.time()
+        subprocess.run(["docker", "start", container], check=True, capture_output=True)
+        started_at = time.time()
 
-    def rejoined():
-        member = next((m for m in patroni_members(hosts, survivors) if m["name"] == old), None)
-        return member is not None and member["role"] in ("replica", "sync_standby") and member["state"] == "streaming"
+        def rejoined():
+            member = next((m for m in patroni_members(hosts, survivors) if m["name"] == old), None)
+            return member is not None and member["role"] in ("replica", "sync_standby") and member["state"] == "streaming"
 
-    replica_again = wait_for(rejoined, 180, 1)
-    rejoined_at = time.time()
-    wait_for(lambda: primary_lost.resolved, 60)
-    primary_lost.stop()
+        replica_again = wait_for(rejoined, 180, 1)
+        rejoined_at = time.time()
+        wait_for(lambda: primary_lost.resolved, 60)
 
     hosts[old].check_output("systemctl stop patroni@17-main etcd")
     hosts[old].check_output("rm -rf /var/lib/etcd/prefect /var/lib/postgresql/17/main")

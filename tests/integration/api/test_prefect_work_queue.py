@@ -91,6 +91,9 @@ def test_a_queue_of_a_pool_that_does_not_exist_fails_and_creates_nothing(run, ap
     assert result["failed"] is True
     assert result["msg"] == "work pool 'nowhere' does not exist: create it first (prefect_work_pool)"
     assert rest("POST", "/work_pools/filter", {"work_pools": {"name": {"any_": ["nowhere"]}}}) == []
+    # A check run may come before the task that creates the pool.
+    checked = run(prefect_work_queue, dict(api, work_pool="nowhere", name="q"), check=True)
+    assert checked["changed"] is True and checked["work_queue"]["work_pool"] == "nowhere"
     gone = run(prefect_work_queue, dict(api, work_pool="nowhere", name="q", state="absent"))
     assert gone["changed"] is False
 
