@@ -164,8 +164,9 @@ def test_a_deployment_prefect_yaml_does_not_declare_is_pruned(worker, db, run_pl
     assert made.rc == 0, made.stdout + made.stderr
 
     def deployments():
-        return sorted(name for [name] in sql(db, "select d.name from deployment d join work_pool p "
-                                                 "on p.id = d.work_pool_id where p.name = 'onprem'"))
+        return sorted(name for [name] in sql(db, "select d.name from deployment d "
+                                                 "join work_queue q on q.id = d.work_queue_id "
+                                                 "join work_pool p on p.id = q.work_pool_id where p.name = 'onprem'"))
     assert deployments() == ["every-30s", "long-sleep", "stale"]
     checked = run_playbook("--check", "--diff", "--tags", "deployments", "--limit", "worker1",
                            "selfhosted.prefect.site")
