@@ -175,13 +175,13 @@ READY = ("curl -fsS --max-time 5 --cacert /etc/ssl/selfhosted-prefect/ca.pem "
 # but its fault is a reload of Prometheus, whose notifier then rediscovers
 # Alertmanager for up to 5 s: an alert that fires meanwhile is dropped
 # (prometheus_notifications_dropped_total) and sent again after the resend
-# delay, a minute.
+# delay, a minute, at the evaluation after it.
 ALERTS = {
     "PrefectApiHostDown": ("api2", 20),
     "HaproxyServerDown": ("api2", 30),
     "PrefectNoReadyWorker": ("worker", 30 + 15 + 20),
     "PrefectLateRuns": ("worker", 30 + 15 + 5 + 20),
-    "BackupStale": ("windows", 20 + 60),
+    "BackupStale": ("windows", 20 + 60 + 5),
 }
 
 
