@@ -448,6 +448,28 @@ def converge_named_object(module, result_key, path, managed, ensure_present, fie
     )
 
 
+def update_changed(module, before, wanted, apply, fixed=("name",)):
+    """(changed, after) for an existing object: the fields of wanted that
+    differ from before (but the fixed ones, which identify it) go to
+    apply(changes), which returns the object after; check mode only
+    predicts it."""
+    changes = dict((key, value) for key, value in wanted.items() if key not in fixed and before.get(key) != value)
+    if not changes:
+        return False, before
+    if module.check_mode:
+        return True, dict(before, **changes)
+    return True, apply(changes)
+
+
+def optional_limit(module, option):
+    """A limit option where -1 means none: None, the limit, or a failure
+    naming the bounds."""
+    value = module.params[option]
+    if not -1 <= value <= LARGEST_INTEGER:
+        module.fail_json(msg="%s must be -1 (no limit), or 0 to %d, not %s" % (option, LARGEST_INTEGER, value))
+    return None if value == -1 else value
+
+
 def same_json(first, second):
     """Equal as JSON values: 1, 1.0 and true are three different values."""
     return json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)

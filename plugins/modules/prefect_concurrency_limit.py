@@ -84,7 +84,7 @@ concurrency_limit:
 """
 
 from ansible_collections.selfhosted.prefect.plugins.module_utils.prefect_api import (
-    LARGEST_INTEGER, PrefectApi, api_module, converge_object, path_segment,
+    LARGEST_INTEGER, PrefectApi, api_module, converge_object, path_segment, update_changed,
 )
 
 GLOBAL_ONLY = ("active", "slot_decay_per_second")
@@ -169,12 +169,7 @@ def ensure_present(module, kind, before):
         if not module.check_mode:
             after = kind.create(wanted)
         return True, after
-    changes = dict((key, value) for key, value in wanted.items() if before.get(key) != value)
-    if not changes:
-        return False, before
-    if not module.check_mode:
-        return True, kind.update(changes)
-    return True, dict(before, **changes)
+    return update_changed(module, before, wanted, kind.update, fixed=())
 
 
 def check_params(module):

@@ -111,7 +111,7 @@ work_pool:
 import json
 
 from ansible_collections.selfhosted.prefect.plugins.module_utils.prefect_api import (
-    LARGEST_INTEGER, api_module, converge_named_object, path_segment,
+    api_module, converge_named_object, optional_limit, path_segment, update_changed,
 )
 
 FIELDS = ("name", "type", "description", "is_paused", "concurrency_limit", "base_job_template")
@@ -169,10 +169,7 @@ def desired_fields(module):
     if params["paused"] is not None:
         wanted["is_paused"] = params["paused"]
     if params["concurrency_limit"] is not None:
-        if not -1 <= params["concurrency_limit"] <= LARGEST_INTEGER:
-            module.fail_json(msg="concurrency_limit must be -1 (no limit), or 0 to %d, not %s"
-                             % (LARGEST_INTEGER, params["concurrency_limit"]))
-        wanted["concurrency_limit"] = None if params["concurrency_limit"] == -1 else params["concurrency_limit"]
+        wanted["concurrency_limit"] = optional_limit(module, "concurrency_limit")
     if params["base_job_template"] is not None:
         wanted["base_job_template"] = params["base_job_template"]
     return wanted
@@ -195,14 +192,10 @@ def ensure_present(module, client, path, before):
     if before["type"] != wanted["type"]:
         module.fail_json(msg="work pool %r has type %r, not %r: a pool's type cannot change; delete the "
                          "pool (state=absent) and create it again" % (before["name"], before["type"], wanted["type"]))
-    changes = dict((key, value) for key, value in wanted.items()
-                   if key not in ("name", "type") and before.get(key) != value)
-    if not changes:
-        return False, before
-    if not module.check_mode:
+    def patch(changes):
         client.patch(path, changes)
-        return True, managed(client.get(path))
-    return True, dict(before, **changes)
+        return managed(client.get(path))
+    return update_changed(module, before, wanted, patch, fixed=("name", "type"))
 
 
 def main():

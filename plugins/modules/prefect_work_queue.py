@@ -91,7 +91,7 @@ work_queue:
 """
 
 from ansible_collections.selfhosted.prefect.plugins.module_utils.prefect_api import (
-    LARGEST_INTEGER, PrefectApi, api_module, converge_object, path_segment,
+    LARGEST_INTEGER, PrefectApi, api_module, converge_object, optional_limit, path_segment, update_changed,
 )
 
 FIELDS = ("name", "description", "priority", "concurrency_limit", "is_paused")
@@ -110,10 +110,7 @@ def desired_fields(module):
             module.fail_json(msg="priority must be 1 to %d, not %s" % (LARGEST_INTEGER, params["priority"]))
         wanted["priority"] = params["priority"]
     if params["concurrency_limit"] is not None:
-        if not -1 <= params["concurrency_limit"] <= LARGEST_INTEGER:
-            module.fail_json(msg="concurrency_limit must be -1 (no limit), or 0 to %d, not %s"
-                             % (LARGEST_INTEGER, params["concurrency_limit"]))
-        wanted["concurrency_limit"] = None if params["concurrency_limit"] == -1 else params["concurrency_limit"]
+        wanted["concurrency_limit"] = optional_limit(module, "concurrency_limit")
     return wanted
 
 
@@ -153,13 +150,10 @@ def ensure_present(module, client, path, before):
             created = client.post("/work_pools/%s/queues" % path_segment(pool), wanted)
             after = managed_in(pool)(created)
         return True, after
-    changes = dict((key, value) for key, value in wanted.items() if key != "name" and before.get(key) != value)
-    if not changes:
-        return False, before
-    if not module.check_mode:
+    def patch(changes):
         client.patch(path, changes)
-        return True, managed_in(pool)(client.get(path))
-    return True, dict(before, **changes)
+        return managed_in(pool)(client.get(path))
+    return update_changed(module, before, wanted, patch)
 
 
 def main():
