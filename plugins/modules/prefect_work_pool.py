@@ -192,6 +192,7 @@ def ensure_present(module, client, path, before):
     if before["type"] != wanted["type"]:
         module.fail_json(msg="work pool %r has type %r, not %r: a pool's type cannot change; delete the "
                          "pool (state=absent) and create it again" % (before["name"], before["type"], wanted["type"]))
+
     def patch(changes):
         client.patch(path, changes)
         return managed(client.get(path))

@@ -150,6 +150,7 @@ def ensure_present(module, client, path, before):
             created = client.post("/work_pools/%s/queues" % path_segment(pool), wanted)
             after = managed_in(pool)(created)
         return True, after
+
     def patch(changes):
         client.patch(path, changes)
         return managed_in(pool)(client.get(path))
