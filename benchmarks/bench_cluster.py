@@ -51,6 +51,11 @@ CLIENT_PREFECT = "/opt/prefect-client/bin/prefect"
 SCENARIO_VARS = ROOT / "molecule" / "shared" / "inventory" / "group_vars" / "all.yml"
 
 
+def container(host):
+    """The ha scenario's container of an inventory host (its ansible_host)."""
+    return f"ha-{host}"
+
+
 def sh(*args, check=True):
     return subprocess.run(args, check=check, capture_output=True, text=True).stdout.strip()
 
@@ -60,13 +65,13 @@ def molecule(action):
                    stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
 
-def cpu_seconds(containers):
-    """CPU seconds the given containers have used so far, from their cgroup
-    (v1 cpuacct or v2 cpu.stat): whole containers, since systemd in them
-    cannot account per unit on every host."""
+def cpu_seconds(hosts):
+    """CPU seconds the given hosts' containers have used so far, from their
+    cgroup (v1 cpuacct or v2 cpu.stat): whole containers, since systemd in
+    them cannot account per unit on every host."""
     total = 0.0
-    for container in containers:
-        cid = sh("docker", "inspect", "-f", "{{.Id}}", container)
+    for host in hosts:
+        cid = sh("docker", "inspect", "-f", "{{.Id}}", container(host))
         v1 = pathlib.Path(f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage")
         v2 = pathlib.Path(f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/cpu.stat")
         if v1.exists():
@@ -75,7 +80,7 @@ def cpu_seconds(containers):
             usage = dict(line.split() for line in v2.read_text().splitlines())
             total += int(usage["usage_usec"]) / 1e6
         else:
-            raise SystemExit(f"no CPU accounting found for {container} ({v1} or {v2})")
+            raise SystemExit(f"no CPU accounting found for {container(host)} ({v1} or {v2})")
     return total
 
 
@@ -84,7 +89,7 @@ def haproxy(command):
     script = ("import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect('/run/haproxy/admin.sock'); "
               "s.sendall(sys.argv[1].encode()+b'\\n'); chunks=iter(lambda: s.recv(65536), b''); "
               "print(b''.join(chunks).decode())")
-    return sh("docker", "exec", "lb1", "python3", "-c", script, command)
+    return sh("docker", "exec", container("lb1"), "python3", "-c", script, command)
 
 
 def wait_up(servers, timeout=120):
@@ -148,7 +153,7 @@ def main():
     auth = yaml.safe_load(SCENARIO_VARS.read_text())["vault_prefect_auth_string"]
     try:
         with tempfile.NamedTemporaryFile("w", suffix=".pem") as ca:
-            ca.write(sh("docker", "exec", "lb1", "cat", "/etc/ssl/selfhosted-prefect/ca.pem"))
+            ca.write(sh("docker", "exec", container("lb1"), "cat", "/etc/ssl/selfhosted-prefect/ca.pem"))
             ca.flush()
             cluster_units = ["api1", "api2"]
             wait_up(["api1", "api2"])
@@ -162,22 +167,23 @@ def main():
                 haproxy("enable server prefect_default/api2")
 
         # Prefect's default: SQLite under PREFECT_HOME, services in-process.
-        sh("docker", "exec", "client1", "systemd-run", f"--unit={SQLITE_UNIT}", "--collect",
+        sh("docker", "exec", container("client1"), "systemd-run", f"--unit={SQLITE_UNIT}", "--collect",
            "--setenv=PREFECT_HOME=/var/tmp/bench-sqlite", "--setenv=PREFECT_SERVER_ANALYTICS_ENABLED=false",
            CLIENT_PREFECT, "server", "start", "--host", "0.0.0.0", "--port", "4300")
         # client1's host firewall lets nothing in: a rule for the measurement,
         # then the declared table again (prefect_firewall's file).
-        sh("docker", "exec", "client1", "nft", "add", "rule", "inet", "selfhosted_prefect", "input",
+        sh("docker", "exec", container("client1"), "nft", "add", "rule", "inet", "selfhosted_prefect", "input",
            "tcp", "dport", "4300", "accept")
         try:
-            address = sh("docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "client1")
+            address = sh("docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                         container("client1"))
             sqlite_url = f"http://{address}:4300/api"
             wait_healthy(sqlite_url)
             sqlite = measure("default server, SQLite", sqlite_url, ["client1"],
                              args.clients, args.seconds)
         finally:
-            sh("docker", "exec", "client1", "systemctl", "stop", SQLITE_UNIT, check=False)
-            sh("docker", "exec", "client1", "nft", "-f", "/etc/nftables.d/selfhosted-prefect.nft", check=False)
+            sh("docker", "exec", container("client1"), "systemctl", "stop", SQLITE_UNIT, check=False)
+            sh("docker", "exec", container("client1"), "nft", "-f", "/etc/nftables.d/selfhosted-prefect.nft", check=False)
     finally:
         if not (args.keep or args.existing):
             molecule("destroy")

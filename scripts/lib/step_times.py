@@ -1,5 +1,6 @@
-"""Copy Molecule's output through, and after each of its steps (create,
-converge, idempotence, verify, ...) say how long it took:
+"""Copy Molecule's output through, and at the start and end of each of its
+steps (create, converge, idempotence, verify, ...) say so, with the time it
+took (scripts/test waits for a scenario's verify to start):
 
     molecule test -s default 2>&1 | python3 -u scripts/lib/step_times.py
 
@@ -17,7 +18,8 @@ STEP = re.compile(r"(\S+) ➜ (\w+): (Executing|Executed)")
 
 
 def follow(lines, out, clock=time.monotonic):
-    """Write each line to out; after a step's end, a line with its time."""
+    """Write each line to out; at a step's start a line saying so, after
+    its end a line with its time."""
     started = {}
     for line in lines:
         out.write(line)
@@ -26,7 +28,9 @@ def follow(lines, out, clock=time.monotonic):
             continue
         scenario, step, what = match.groups()
         if what == "Executing":
-            started.setdefault(step, clock())
+            if step not in started:
+                started[step] = clock()
+                out.write(f"==> {scenario} step {step} started\n")
         elif step in started:
             out.write(f"==> {scenario} step {step} took {clock() - started.pop(step):.0f} s\n")
         out.flush()

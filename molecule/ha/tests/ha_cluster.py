@@ -15,7 +15,7 @@ import urllib.request
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from molecule_fixtures import pgbackrest_info
+from molecule_fixtures import container, pgbackrest_info
 
 # The load balancers' floating address (keepalived) and its name, as the
 # inventory gives them (group_vars/all.yml): the tests reach the cluster
@@ -148,7 +148,7 @@ def redis_cli(host, commands, port=6379, check=True):
     """redis-cli over TLS (the only way in) in the container, the commands on
     its stdin: a password is on no command line, not even the test's own.
     Its output, one reply element per line."""
-    return subprocess.run(["docker", "exec", "-i", host.backend.get_hostname(), "redis-cli", "--tls",
+    return subprocess.run(["docker", "exec", "-i", container(host), "redis-cli", "--tls",
                            "--cacert", REDIS_CA_FILE, "-p", str(port)],
                           input=commands + "\n", capture_output=True, text=True, check=check, timeout=30).stdout
 
@@ -318,7 +318,7 @@ def active_alerts(monitor):
     """The names of the alerts active in the monitoring host's Alertmanager
     (not silenced, not inhibited)."""
     answer = subprocess.run(
-        ["docker", "exec", monitor.backend.get_hostname(), "curl", "-fsS", "--max-time", "5",
+        ["docker", "exec", container(monitor), "curl", "-fsS", "--max-time", "5",
          "http://127.0.0.1:9093/api/v2/alerts?active=true&silenced=false&inhibited=false"],
         capture_output=True, text=True, check=True, timeout=15).stdout
     return {alert["labels"]["alertname"] for alert in json.loads(answer)}

@@ -27,6 +27,7 @@ from ha_cluster import (ARCHIVE_TIMEOUT, DB_HOSTS, AlertWatch, FLOATING_URL, INS
                         archive_lag, completed_run, etcd_members, event_stored, floating_address_holders,
                         haproxy_servers, https_json, interval_deployment, patroni_members, pg_primary, psql,
                         redis_primary, replication, scheduled_starts, sentinel_cli, wait_cluster_whole, wait_for)
+from molecule_fixtures import container
 
 LOAD_SCRIPT = pathlib.Path(__file__).resolve().parents[3] / "benchmarks" / "prefect_load.py"
 CLIENTS = 32
@@ -265,7 +266,7 @@ def kill_the_primarys_host(hosts, old, primary_among):
     primary_among(the other hosts) names a new primary. Returns the time of
     the kill, whether one was promoted, when, and what was last named."""
     killed_at = time.time()
-    subprocess.run(["docker", "kill", hosts[old].backend.get_hostname()], check=True, capture_output=True)
+    subprocess.run(["docker", "kill", container(hosts[old])], check=True, capture_output=True)
     named = []
     promoted = wait_for(lambda: named.append(primary_among()) or named[-1] not in (None, old), 60, 0.2)
     return killed_at, promoted, time.time(), named[-1]
@@ -304,7 +305,7 @@ def test_the_loss_of_the_redis_primarys_host(hosts, ca_file, auth_string, redis_
     old = redis_primary(hosts, replication_password)
     assert old, "the Sentinels do not agree on a primary"
     survivors = [name for name in REDIS_HOSTS if name != old]
-    container = hosts[old].backend.get_hostname()
+    container_name = container(hosts[old])
     load = Load(ca_file, auth_string, tmp_path)
     load.wait_runs(SETTLE_RUNS, "the load running before the kill")
     killed_at, promoted, promoted_at, new = kill_the_primarys_host(
@@ -325,7 +326,7 @@ def test_the_loss_of_the_redis_primarys_host(hosts, ca_file, auth_string, redis_
     errors = summary["errors"]
     recovered = (max(e["failed"] for e in errors) - killed_at) if errors else 0.0
 
-    subprocess.run(["docker", "start", container], check=True, capture_output=True)
+    subprocess.run(["docker", "start", container_name], check=True, capture_output=True)
     started_at = time.time()
 
     def rejoined():
@@ -373,7 +374,7 @@ def test_a_planned_switchover(hosts, ca_file, auth_string, inventory_vars, tmp_p
     # The password goes in on stdin (curl's -K -), never on a command line.
     password = inventory_vars["db1"]["vault_prefect_patroni_password"]
     result = subprocess.run(
-        ["docker", "exec", "-i", hosts[old].backend.get_hostname(), "curl", "-sS", "--max-time", "60",
+        ["docker", "exec", "-i", container(hosts[old]), "curl", "-sS", "--max-time", "60",
          "--cacert", "/etc/ssl/selfhosted-prefect/ca.pem", "--cert", "/etc/ssl/selfhosted-prefect/patroni.pem",
          "--key", "/etc/ssl/selfhosted-prefect/patroni.key", "-K", "-", "-X", "POST",
          "-H", "Content-Type: application/json", "-d", body,
@@ -414,7 +415,7 @@ def test_the_loss_of_the_postgresql_primarys_host(hosts, ca_file, auth_string, r
     assert wait_cluster_whole(hosts), patroni_members(hosts)
     old = pg_primary(hosts)
     survivors = [name for name in DB_HOSTS if name != old]
-    container = hosts[old].backend.get_hostname()
+    container_name = container(hosts[old])
     load = Load(ca_file, auth_string, tmp_path)
     load.wait_runs(SETTLE_RUNS, "the load running before the kill")
     with AlertWatch(hosts["backup1"], "PostgresqlPrimaryLost") as primary_lost:
@@ -424,7 +425,7 @@ def test_the_loss_of_the_postgresql_primarys_host(hosts, ca_file, auth_string, r
         record = load.record()
         lost = lost_runs(hosts[new], record["acknowledged"]) if promoted else {"?": ("no primary", None)}
 
-        subprocess.run(["docker", "start", container], check=True, capture_output=True)
+        subprocess.run(["docker", "start", container_name], check=True, capture_output=True)
         started_at = time.time()
 
         def rejoined():
@@ -497,11 +498,11 @@ def test_the_loss_of_the_load_balancer_that_holds_the_floating_address(
     assert len(holders) == 1, holders
     old = holders[0]
     other = next(name for name in LOAD_BALANCERS if name != old)
-    container = hosts[old].backend.get_hostname()
+    container_name = container(hosts[old])
     load = Load(ca_file, auth_string, tmp_path)
     load.wait_runs(SETTLE_RUNS, "the load running before the kill")
     killed_at = time.time()
-    subprocess.run(["docker", "kill", container], check=True, capture_output=True)
+    subprocess.run(["docker", "kill", container_name], check=True, capture_output=True)
     moved = wait_for(lambda: floating_address_holders(hosts, [other]) == [other], 30, 0.1)
     moved_at = time.time()
     # A new request: the load's clients each wait on the request they had
@@ -513,7 +514,7 @@ def test_the_loss_of_the_load_balancer_that_holds_the_floating_address(
     summary = load.stop()
     record = load.record()
 
-    subprocess.run(["docker", "start", container], check=True, capture_output=True)
+    subprocess.run(["docker", "start", container_name], check=True, capture_output=True)
     started_at = time.time()
     backup_again = wait_for(lambda: hosts[old].run("systemctl is-active --quiet keepalived haproxy").rc == 0
                             and "Entering BACKUP STATE" in hosts[old].check_output(

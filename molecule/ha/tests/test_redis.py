@@ -7,6 +7,7 @@ import pytest
 
 from ha_cluster import (REDIS_CA_FILE, REDIS_HOSTS, address, redis_auth, redis_cli, redis_primary, replication,
                         sentinel_cli, wait_for, wait_writes)
+from molecule_fixtures import container
 
 CONF = "/etc/redis/redis.conf"
 ROOT_FILES = ("/etc/redis/redis.conf", "/etc/redis/users.acl", "/etc/redis/credentials.conf",
@@ -34,8 +35,7 @@ def redis_py(host, password, connection):
         f"                     socket_timeout=10, {connection})\n"
         "print(client.ping())\n"
     )
-    name = host.backend.get_hostname()
-    return subprocess.run(["docker", "exec", "-i", name, SERVER_PYTHON, "-c", script], input=password,
+    return subprocess.run(["docker", "exec", "-i", container(host), SERVER_PYTHON, "-c", script], input=password,
                           capture_output=True, text=True, check=False)
 
 

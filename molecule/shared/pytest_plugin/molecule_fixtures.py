@@ -13,6 +13,7 @@ import json
 import os
 import re
 import subprocess
+import time
 import urllib.parse
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -20,11 +21,33 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 
+def pytest_sessionstart(session):
+    """With MOLECULE_VERIFY_AFTER (paths, space-separated; scripts/test sets
+    it for the scenario that runs alone), wait until each path exists: the
+    scenarios converged beside this one have ended, and its tests have the
+    machine to themselves."""
+    paths = os.environ.get("MOLECULE_VERIFY_AFTER", "").split()
+    started = time.monotonic()
+    while not all(os.path.exists(path) for path in paths):
+        time.sleep(2)
+    if paths:
+        print(f"\nthe verify waited {time.monotonic() - started:.0f} s for {' '.join(paths)}", flush=True)
+
+
 def pytest_collection_modifyitems(items):
     """A scenario's test_wire.py first: the capture of its network
     (wire_capture.py) ends before the tests that load the hosts or try
     plaintext connections on purpose."""
     items.sort(key=lambda item: item.path.name != "test_wire.py")
+
+
+def container(host):
+    """The Docker container of a testinfra host (ansible://NAME): the one
+    its inventory's ansible_host names, else NAME. The backend's own
+    get_hostname() is the inventory name, and ha's containers have names of
+    their own (molecule/ha/inventory/host_vars)."""
+    backend = host.backend
+    return backend.ansible_runner.get_host(backend.host).backend.get_hostname()
 
 
 def secret_forms(values):

@@ -27,9 +27,12 @@ def stop_capture():
 
 
 def addresses(network, names):
-    """The scenario hosts' addresses on its network, by name."""
-    containers = docker.from_env().networks.get(network).attrs["Containers"].values()
-    found = {container["Name"]: container["IPv4Address"].split("/")[0] for container in containers}
+    """The scenario hosts' addresses on its network, by inventory name (the
+    containers' host name; ha's containers have names of their own)."""
+    client = docker.from_env()
+    containers = client.networks.get(network).attrs["Containers"]
+    found = {client.containers.get(cid).attrs["Config"]["Hostname"]: container["IPv4Address"].split("/")[0]
+             for cid, container in containers.items()}
     return {name: found[name] for name in names}
 
 

@@ -130,18 +130,44 @@ def test_a_failed_scenarios_failed_tests_come_last():
     assert failures.index("E   assert") < failures.index("failed scenarios: first")
 
 
-def test_scenarios_run_side_by_side_but_the_one_that_runs_alone():
+def test_the_scenario_that_runs_alone_starts_once_the_others_verify():
+    # first and second side by side; solo starts once both are in their
+    # verify step, and is told to hold its own verify until they have ended.
     with tempfile.TemporaryDirectory() as work:
         order = pathlib.Path(work) / "order"
         result = run_main(
             "MOLECULE_SCENARIOS='first second solo'\nMOLECULE_ALONE=solo\n"
-            f'molecule() {{ echo "start $3" >>{order}; sleep 1; echo "$3 done"; echo "end $3" >>{order}; }}',
+            "molecule() {\n"
+            f'  echo "start $3" >>{order}\n'
+            f'  [ "$3" != solo ] || echo "solo after $MOLECULE_VERIFY_AFTER" >>{order}\n'
+            "  sleep 1\n"
+            f'  echo "verify $3" >>{order}; echo "INFO $3 ➜ verify: Executing"\n'
+            '  [ "$3" = solo ] && sleep 1 || sleep 6\n'
+            f'  echo "$3 done"; echo "end $3" >>{order}\n'
+            "}",
             "molecule",
         )
         events = order.read_text().split("\n")[:-1]
     assert result.returncode == 0, result.stdout + result.stderr
     assert sorted(events[:2]) == ["start first", "start second"], events
-    assert events[4:] == ["start solo", "end solo"], events
-    # Each output in one piece, and every scenario's time.
-    assert "the output of molecule test -s first\nfirst done\n" in result.stdout
-    assert all(f"scenario {name} " in result.stdout for name in ("first", "second", "solo"))
+    assert sorted(events[2:4]) == ["verify first", "verify second"], events
+    assert events[4] == "start solo", events
+    logs = pathlib.Path(events[5].split()[2]).parent
+    assert events[5].split()[2:] == [str(logs / "molecule-first.time"), str(logs / "molecule-second.time")], events
+    assert events.index("start solo") < events.index("end first"), events
+    # Each output in one piece, with its steps' start, and every scenario's verdict and time.
+    assert "INFO first ➜ verify: Executing\n==> first step verify started\nfirst done\n" in result.stdout
+    assert all(f"scenario {name} passed in " in result.stdout for name in ("first", "second", "solo"))
+
+
+def test_a_failed_scenario_that_runs_alone_fails_the_stage():
+    result = run_main(
+        "MOLECULE_SCENARIOS='first solo'\nMOLECULE_ALONE=solo\n"
+        'molecule() { echo "$3 ran"; [ "$3" != solo ]; }',
+        "molecule",
+    )
+    assert result.returncode != 0
+    assert "scenario first passed in " in result.stdout
+    assert "scenario solo FAILED in " in result.stdout
+    assert result.stdout.rstrip().endswith("stages: 0 passed, 1 failed")
+    assert "failed scenarios: solo" in result.stdout
