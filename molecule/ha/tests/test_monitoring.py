@@ -2,7 +2,8 @@
 Alertmanager on its loopback only; every host's node exporter, both API
 hosts' /api/metrics (TLS and basic auth), Patroni's and etcd's metrics on
 the database hosts, PostgreSQL's and Redis's exporters on each of them,
-HAProxy's on the load balancers and the Prefect exporter scraped and up; replication and
+HAProxy's on the load balancers and the Prefect exporter scraped and up,
+each one's TLS probed and verified; replication and
 WAL archiving measured; the
 collection's rules loaded; the Prefect exporter's view of client1's
 worker; every query of the dashboard answered; each fault of issue 23
@@ -30,6 +31,9 @@ EXPECTED = ({("node", f"{name}:9100") for name in HOSTS} | {("prefect_exporter",
             | {("patroni", f"{name}:8008") for name in DB_HOSTS} | {("etcd", f"{name}:2379") for name in DB_HOSTS}
             | {("haproxy", f"{name}:8405") for name in ("lb1", "lb2")}
             | {("postgresql", f"{name}:9187") for name in DB_HOSTS} | {("redis", f"{name}:9121") for name in DB_HOSTS})
+# The job tls: every target but the exporter on loopback, probed through the
+# blackbox exporter, by the job it was declared for.
+PROBED = {instance: job for job, instance in EXPECTED if job != "prefect_exporter"}
 RULES = Path(__file__).resolve().parents[3] / "roles" / "prefect_monitoring" / "files" / "rules"
 TLS_DIR = "/etc/prometheus/selfhosted-prefect/tls"
 CA = "/etc/ssl/selfhosted-prefect/ca.pem"
@@ -58,10 +62,29 @@ def test_every_host_and_the_prefect_exporter_are_scraped_and_up(monitor):
         targets.clear()
         for target in api(monitor, "/api/v1/targets?state=active")["data"]["activeTargets"]:
             targets[(target["labels"]["job"], target["labels"]["instance"])] = (target["health"], target["lastError"])
-        return len(targets) == len(EXPECTED) and all(health == "up" for health, _error in targets.values())
+        return len(targets) == len(EXPECTED) + len(PROBED) and all(health == "up" for health, _error in targets.values())
 
     assert wait_for(all_up, 60), f"targets not all up: {targets}"
-    assert set(targets) == EXPECTED
+    assert set(targets) == EXPECTED | {("tls", instance) for instance in PROBED}
+
+
+def test_every_targets_tls_verifies_and_its_certificate_has_more_than_21_days(monitor):
+    """The blackbox exporter's handshake with each target, verified against
+    the CA under the target's name (CertificateExpiresSoon, TlsProbeFailed)."""
+    verified = {}
+
+    def all_verified():
+        verified.clear()
+        for labels, value in query(monitor, 'probe_success{job="tls"}').items():
+            labels = dict(labels)
+            verified[labels["instance"]] = (labels["service"], value)
+        return verified == {instance: (job, 1.0) for instance, job in PROBED.items()}
+
+    assert wait_for(all_verified, 60), verified
+    days = {dict(labels)["instance"]: seconds / 86400
+            for labels, seconds in query(monitor, 'probe_ssl_earliest_cert_expiry{job="tls"} - time()').items()}
+    assert set(days) == set(PROBED) and min(days.values()) > 21, days
+    assert not query(monitor, 'ALERTS{alertname=~"CertificateExpiresSoon|TlsProbeFailed"}')
 
 
 def test_the_collections_rules_and_the_sites_windows_are_loaded(monitor):
@@ -91,10 +114,10 @@ def test_prometheus_sends_its_alerts_to_alertmanager(monitor):
     assert "receiver: default" in status["config"]["original"]
 
 
-def test_prometheus_and_alertmanager_listen_on_loopback_only(monitor):
-    # Prometheus, Alertmanager (and no cluster listener, 9094), the exporter.
+def test_prometheus_alertmanager_and_the_exporters_listen_on_loopback_only(monitor):
+    # Prometheus, Alertmanager (and no cluster listener, 9094), the exporters.
     listening = [line.split()[3] for line in monitor.check_output("ss -ltnH").splitlines()]
-    for port in (9090, 9093, 9812):
+    for port in (9090, 9093, 9115, 9812):
         assert [socket for socket in listening if socket.endswith(f":{port}")] == [f"127.0.0.1:{port}"], listening
     assert not [socket for socket in listening if socket.endswith(":9094")], listening
 
