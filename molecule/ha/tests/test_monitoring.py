@@ -203,6 +203,7 @@ ALERTS = {
     "PrefectApiHostDown": ("api2", 20),
     "HaproxyServerDown": ("api2", 30),
     "PrefectNoReadyWorker": ("worker", 30 + 15 + 20),
+    "PrefectWorkerDown": ("worker", 5 + 5 + 20),
     "PrefectLateRuns": ("worker", 30 + 15 + 5 + 20),
     "BackupStale": ("windows", 20 + 60 + 5),
 }
@@ -252,7 +253,8 @@ def test_each_fault_fires_its_alert_through_alertmanager_and_resolves_after_repa
                                                                                    cluster_serving):
     """One window, the faults side by side: api2's instance stopped (the
     load balancer still answers ready through api1), client1's worker
-    stopped (its pool has no online worker and its every-30s runs go Late),
+    stopped (its unit is not active, its pool has no online worker and its
+    every-30s runs go Late),
     and the backup timers' windows shrunk to zero, as if each had passed
     since the timers last ran. Each alert is read from Alertmanager's API;
     each fault is repaired once all its alerts fired, and every alert must
