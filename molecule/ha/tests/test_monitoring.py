@@ -141,6 +141,23 @@ def test_the_systemd_collector_reports_the_backup_timers(monitor):
     assert not stale, stale
 
 
+def test_the_last_successful_backups_are_measured(monitor):
+    """The backup units (test_backup ran a differential one) time each
+    success in the node exporter's textfile directory; none is late."""
+    ages = {}
+
+    def measured():
+        ages.clear()
+        for labels, age in query(monitor, 'time() - node_textfile_mtime_seconds{instance="backup1:9100"}').items():
+            ages[dict(labels)["file"].rsplit("/", 1)[-1]] = age
+        return "prefect-pgbackrest-diff.prom" in ages
+
+    assert wait_for(measured, 30), ages
+    print(f"\nseconds since each backup unit's last success on backup1: {ages}")
+    assert ages["prefect-pgbackrest-diff.prom"] < 3600, ages
+    assert not query(monitor, 'ALERTS{alertname=~"BackupNotSucceeded|BackupFailed"}')
+
+
 @pytest.mark.parametrize("port, metric", [(9100, "node_filesystem_avail_bytes"), (9187, "pg_up 1"), (9121, "redis_up 1")])
 def test_an_exporter_answers_only_a_client_certificate(monitor, port, metric):
     url = f"https://db1:{port}/metrics"
@@ -186,6 +203,32 @@ def test_postgresql_replication_and_wal_archiving_are_measured(monitor):
     assert not active, active
 
 
+def test_an_exporter_turned_off_is_stopped_and_withdrawn_then_back(hosts, monitor, run_playbook):
+    """A Redis replica's exporter with its port 0 (a converge of the
+    monitoring and firewall tags): stopped and disabled, its settings (with the password)
+    gone, its target gone from the monitoring host and its port closed; the
+    converge with the port back restores all of it. A replica's: without
+    the primary's exporter, RedisPrimaryLost would fire."""
+    replicas = sorted(dict(labels)["instance"].split(":")[0] for labels in query(monitor, 'redis_instance_info{role="slave"}'))
+    name = replicas[-1]
+    host, target = hosts[name], f"/etc/prometheus/selfhosted-prefect/targets/redis/{name}.yml"
+    off = run_playbook("--limit", name, "--tags", "monitoring,firewall", "-e", "prefect_redis_metrics_port=0",
+                       "selfhosted.prefect.site")
+    try:
+        assert off.returncode == 0, off.stdout[-3000:]
+        unit = host.service("prometheus-redis-exporter")
+        assert not unit.is_running and not unit.is_enabled
+        assert not host.file("/etc/default/prometheus-redis-exporter").exists
+        assert not monitor.file(target).exists
+        assert "9121" not in host.check_output("nft list ruleset")
+        assert wait_for(lambda: not query(monitor, f'up{{job="redis", instance="{name}:9121"}}'), 30)
+    finally:
+        back = run_playbook("--limit", name, "--tags", "monitoring,firewall", "selfhosted.prefect.site")
+    assert back.returncode == 0, back.stdout[-3000:]
+    assert host.service("prometheus-redis-exporter").is_running and monitor.file(target).exists
+    assert wait_for(lambda: list(query(monitor, f'up{{job="redis", instance="{name}:9121"}}').values()) == [1], 60)
+
+
 SETTINGS_RULES = "/etc/prometheus/selfhosted-prefect/rules/settings.rules.yml"
 READY = ("curl -fsS --max-time 5 --cacert /etc/ssl/selfhosted-prefect/ca.pem "
          "--resolve prefect.ha.test:443:10.99.63.200 -o /dev/null https://prefect.ha.test/api/ready")
@@ -206,6 +249,7 @@ ALERTS = {
     "PrefectWorkerDown": ("worker", 5 + 5 + 20),
     "PrefectLateRuns": ("worker", 30 + 15 + 5 + 20),
     "BackupStale": ("windows", 20 + 60 + 5),
+    "BackupNotSucceeded": ("windows", 20 + 60 + 5),
 }
 
 
