@@ -10,7 +10,8 @@ import json
 import pytest
 
 from ansible_collections.selfhosted.prefect.plugins.modules import (
-    prefect_automation, prefect_concurrency_limit, prefect_variable, prefect_work_pool, prefect_work_queue,
+    prefect_automation, prefect_block, prefect_concurrency_limit, prefect_variable, prefect_work_pool,
+    prefect_work_queue,
 )
 
 MODULES = {
@@ -19,6 +20,7 @@ MODULES = {
     "automation": (prefect_automation, dict(name="a", trigger={}, actions=[])),
     "work_queue": (prefect_work_queue, dict(name="q", work_pool="p")),
     "concurrency_limit": (prefect_concurrency_limit, dict(name="c", limit=1)),
+    "block": (prefect_block, dict(name="b", block_type="secret", secret_data={"value": "a-long-secret"})),
 }
 
 
