@@ -41,8 +41,8 @@ def test_a_secret_changed_by_hand_is_reported_without_either_value_and_set_back(
     args = dict(api, block_type="secret", name="api-key", secret_data={"value": PASSWORD})
     run(prefect_block, args)
     document = stored(rest, "secret", "api-key")
-    rest("PATCH", "/block_documents/%s" % document["id"], {"data": {"value": "changed by hand"},
-                                                          "merge_existing_data": False})
+    rest("PATCH", "/block_documents/%s" % document["id"],
+         {"data": {"value": "changed by hand"}, "merge_existing_data": False})
     checked = run(prefect_block, args, check=True, diff=True)
     assert checked["changed"] is True
     assert checked["diff"]["before"]["data"] == {"value": "********"}
