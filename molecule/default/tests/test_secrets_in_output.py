@@ -4,8 +4,9 @@ and serving (the failed migration's test converges again), so the tests of
 every module run in any order.
 
 The secrets come from the inventory as written (vault_prefect_db_password,
-prefect_personal_auth_string, vault_prefect_auth_string); each is looked for
-in every form secret_forms (the shared plugin) lists.
+prefect_personal_auth_string, vault_prefect_auth_string, and the Secret
+block's vault_prefect_warehouse_password); each is looked for in every form
+secret_forms (the shared plugin) lists.
 """
 
 import pytest
@@ -17,7 +18,7 @@ STAMP = "/var/lib/prefect/default/.selfhosted-prefect-migrated"
 @pytest.fixture(scope="module")
 def secrets(inventory_vars):
     password = inventory_vars["server1"]["vault_prefect_db_password"]
-    values = [password]
+    values = [password, inventory_vars["server1"]["vault_prefect_warehouse_password"]]
     for auth_string in (inventory_vars["server1"]["prefect_personal_auth_string"],
                         inventory_vars["server1"]["vault_prefect_auth_string"]):
         values += [auth_string, auth_string.split(":", 1)[1]]

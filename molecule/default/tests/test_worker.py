@@ -6,6 +6,7 @@ The kill tests (test_zz_*) restart the worker, and wait until it answers its
 healthcheck again before they end, so the tests run in any order.
 """
 
+import hashlib
 import json
 import re
 import time
@@ -141,6 +142,27 @@ def test_the_pools_queues_as_declared(db):
     rows = sql(db, "select q.name, q.priority, q.concurrency_limit from work_queue q "
                    "join work_pool p on p.id = q.work_pool_id where p.name = 'onprem' order by q.priority")
     assert rows == [["default", 1, None], ["backfills", 2, 1]]
+
+
+LOAD_BLOCKS = """
+import hashlib
+from prefect.blocks.system import Secret
+from prefect.filesystems import LocalFileSystem
+print(hashlib.sha256(Secret.load("warehouse-password").get().encode()).hexdigest())
+print(LocalFileSystem.load("exports").basepath)
+"""
+
+
+def test_the_declared_blocks_load_on_the_worker(worker, inventory_vars):
+    """prefect_worker_blocks: a flow's code on worker1, as the worker's user
+    with its environment, loads the Secret block (its value compared by
+    digest, never printed) and the file system block."""
+    worker.run("cat > /tmp/blocks.py <<'PYEOF'\n" + LOAD_BLOCKS + "PYEOF")
+    loaded = worker.run("systemd-run --quiet --wait --pipe --collect --uid=prefect-worker "
+                        f"--property=EnvironmentFile={API_ENV} /opt/prefect-worker/bin/python /tmp/blocks.py")
+    assert loaded.rc == 0, loaded.stderr[-2000:]
+    password = inventory_vars["worker1"]["vault_prefect_warehouse_password"]
+    assert loaded.stdout.split() == [hashlib.sha256(password.encode()).hexdigest(), "/var/lib/prefect-worker/exports"]
 
 
 STALE_DEPLOYMENT = """
