@@ -212,7 +212,9 @@ def test_an_exporter_turned_off_is_stopped_and_withdrawn_then_back(hosts, monito
     replicas = sorted(dict(labels)["instance"].split(":")[0] for labels in query(monitor, 'redis_instance_info{role="slave"}'))
     name = replicas[-1]
     host, target = hosts[name], f"/etc/prometheus/selfhosted-prefect/targets/redis/{name}.yml"
-    off = run_playbook("--limit", name, "--tags", "monitoring,firewall", "-e", "prefect_redis_metrics_port=0",
+    # With the API hosts: this inventory's pg_hba entries are their addresses, from their facts.
+    limit = f"{name},prefect_server"
+    off = run_playbook("--limit", limit, "--tags", "monitoring,firewall", "-e", "prefect_redis_metrics_port=0",
                        "selfhosted.prefect.site")
     try:
         assert off.returncode == 0, off.stdout[-3000:]
@@ -223,7 +225,7 @@ def test_an_exporter_turned_off_is_stopped_and_withdrawn_then_back(hosts, monito
         assert "9121" not in host.check_output("nft list ruleset")
         assert wait_for(lambda: not query(monitor, f'up{{job="redis", instance="{name}:9121"}}'), 30)
     finally:
-        back = run_playbook("--limit", name, "--tags", "monitoring,firewall", "selfhosted.prefect.site")
+        back = run_playbook("--limit", limit, "--tags", "monitoring,firewall", "selfhosted.prefect.site")
     assert back.returncode == 0, back.stdout[-3000:]
     assert host.service("prometheus-redis-exporter").is_running and monitor.file(target).exists
     assert wait_for(lambda: list(query(monitor, f'up{{job="redis", instance="{name}:9121"}}').values()) == [1], 60)
