@@ -117,8 +117,7 @@ def leaf_paths(data, prefix=()):
     """The path of every value in nested mappings that is no mapping."""
     for key, value in data.items():
         if isinstance(value, dict) and value:
-            for path in leaf_paths(value, prefix + (key,)):
-                yield path
+            yield from leaf_paths(value, prefix + (key,))
         else:
             yield prefix + (key,)
 
