@@ -18,8 +18,10 @@ ROLES = sorted(path.name for path in (REPO / "roles").iterdir() if (path / "task
 ROLE_FILES = {role: sorted(p for p in (REPO / "roles" / role).rglob("*") if p.suffix in (".yml", ".j2") and p.is_file())
               for role in ROLES}
 PLAYBOOKS = sorted((REPO / "playbooks").glob("*.yml"))
-# A Jinja expression that starts at hostvars, up to the end of its braces.
-HOSTVARS = re.compile(r"hostvars(?:(?!\}\}|%\}).)*", re.S)
+# A Jinja expression that starts at hostvars, up to the end of its braces,
+# or, in a bare condition (when:), of its YAML line: the next line that opens
+# a key or a list item is no part of it.
+HOSTVARS = re.compile(r"hostvars(?:(?!\}\}|%\}|\n\s*(?:- |[\w.]+:)).)*", re.S)
 
 
 def role_prefixes(role):
@@ -92,3 +94,10 @@ def test_every_entry_point_file_has_an_argument_spec_and_the_rest_are_grouped(ro
 def test_the_internal_role_is_run_by_roles_only():
     for path in PLAYBOOKS:
         assert "selfhosted.prefect.prefect_common" not in path.read_text(), path
+
+
+def test_the_hostvars_expressions_end_where_their_jinja_ends():
+    text = ("- name: a\n  when: hostvars[item]['ansible_facts'] is not defined\n  tags: [always]\n"
+            "- name: b\n  vars:\n    x: >-\n      {{ hostvars['db1']\n         | map('x') }} prefect_firewall_rules\n")
+    assert HOSTVARS.findall(text) == ["hostvars[item]['ansible_facts'] is not defined",
+                                      "hostvars['db1']\n         | map('x') "]
