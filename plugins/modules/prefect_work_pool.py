@@ -109,6 +109,7 @@ work_pool:
 """
 
 import json
+import tempfile
 
 from ansible_collections.selfhosted.prefect.plugins.module_utils.prefect_api import (
     api_module, converge_named_object, optional_limit, path_segment, update_changed,
@@ -131,7 +132,12 @@ else:
 
 def default_template(module):
     python, pool_type = module.params["prefect_python"], module.params["type"]
-    rc, out, err = module.run_command([python, "-c", DEFAULT_TEMPLATE_SCRIPT, pool_type])
+    # Prefect makes its home when imported: a throwaway one, so that reading a
+    # template leaves no ~/.prefect without a profile behind (which would send
+    # that user's runs to an ephemeral API).
+    with tempfile.TemporaryDirectory(prefix="prefect-home-") as home:
+        rc, out, err = module.run_command([python, "-c", DEFAULT_TEMPLATE_SCRIPT, pool_type],
+                                          environ_update={"PREFECT_HOME": home})
     if rc != 0:
         module.fail_json(msg="cannot read the default base job template with %s: %s" % (python, err.strip()))
     try:

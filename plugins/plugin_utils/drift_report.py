@@ -19,6 +19,10 @@ REPORT_FORMAT = "selfhosted.prefect.drift_report/1"
 HIDDEN = "hidden: no_log is set for this result"
 MAX_MESSAGE_LENGTH = 2000
 CONFIG_ACTIONS = frozenset(("selfhosted.prefect.prefect_config", "prefect_config"))
+AUDIT_ACTIONS = frozenset(("selfhosted.prefect.prefect_process_audit", "prefect_process_audit"))
+# What the report keeps of each audited process (prefect_process_audit's keys).
+PROCESS_KEYS = ("kind", "name", "user", "role", "command", "source", "resolver", "target", "api_url", "profile",
+                "profiles_path", "credentials", "api", "error")
 # Result keys worth keeping when a changed task returned no diff (a service
 # started, a package installed): short, and never the task's arguments.
 SUMMARY_KEYS = ("msg", "name", "path", "dest", "state", "enabled", "mode", "owner", "group")
@@ -137,6 +141,7 @@ class HostReport:
     def __init__(self, host, max_message_length=MAX_MESSAGE_LENGTH):
         self.host = host
         self.max_message_length = max_message_length
+        self.processes = []
         self.drifted = []
         self.handlers = []
         self.migrated = []
@@ -147,11 +152,21 @@ class HostReport:
     def status(self):
         if any(not error.get("ignored") for error in self.errors):
             return "error"
-        return "drifted" if self.drifted else "in_sync"
+        return "drifted" if self.drifted or self.ephemeral else "in_sync"
+
+    @property
+    def ephemeral(self):
+        """The audited processes, servers aside, whose flow runs would go to an ephemeral API."""
+        return [process for process in self.processes
+                if process.get("target") == "ephemeral" and process.get("role") != "server"]
 
     def record_ok(self, entry, data, no_log=False, handler=False):
-        """Count a result; a changed one is drift (or a handler that would run), each changed loop item apart."""
+        """Count a result; a changed one is drift (or a handler that would run), each changed loop item apart.
+        The process audit's answer is kept whole: it holds no setting's value."""
         self.counts["ok"] += 1
+        if entry["action"] in AUDIT_ACTIONS and not is_hidden(data, no_log):
+            self.processes = [{key: process.get(key) for key in PROCESS_KEYS}
+                              for process in data.get("processes") or [] if isinstance(process, dict)]
         if not data.get("changed"):
             return
         self.counts["changed"] += 1
@@ -202,6 +217,8 @@ class HostReport:
             status=self.status,
             drift_count=len(self.drifted),
             drifted=self.drifted,
+            ephemeral_count=len(self.ephemeral),
+            processes=self.processes,
             migrated=self.migrated,
             handlers=self.handlers,
             errors=self.errors,
@@ -234,6 +251,8 @@ def _host_summary(name, report):
         "status": report.status,
         "drift_count": len(report.drifted),
         "drifted": [resource_label(entry) for entry in report.drifted],
+        "ephemeral": ["%s %s (user %s)" % (process.get("kind"), process.get("name"), process.get("user"))
+                      for process in report.ephemeral],
         "migrated": ["%s -> %s" % (change["from"], change["key"]) for change in report.migrated],
         "errors": [entry["msg"] for entry in report.errors if not entry.get("ignored")],
         "report": report_file_name(name),
@@ -245,7 +264,8 @@ def build_summary(reports, meta):
     hosts = {name: _host_summary(name, report) for name, report in sorted(reports.items())}
     return dict(
         meta,
-        drifted_hosts=[name for name, host in hosts.items() if host["drift_count"]],
+        drifted_hosts=[name for name, host in hosts.items() if host["drift_count"] or host["ephemeral"]],
+        ephemeral_hosts=[name for name, host in hosts.items() if host["ephemeral"]],
         error_hosts=[name for name, host in hosts.items() if host["status"] == "error"],
         hosts=hosts,
     )
@@ -264,10 +284,14 @@ def summary_text(summary):
             lines.append("%s: in sync" % name)
             continue
         head = "%s: %d resource(s) %s" % (name, host["drift_count"], verb)
+        if host["ephemeral"]:
+            head += ", %d process(es) on an ephemeral API" % len(host["ephemeral"])
         if host["errors"]:
             head += ", %d error(s)" % len(host["errors"])
         lines.append(head)
         lines.extend("  - %s" % task for task in host["drifted"])
+        lines.extend("  ephemeral: %s would run its flows on a throwaway local API" % process
+                     for process in host["ephemeral"])
         lines.extend("  migrated: %s" % change for change in host["migrated"])
         lines.extend("  ERROR: %s" % msg.splitlines()[0][:200] if msg else "  ERROR" for msg in host["errors"])
     return "\n".join(lines) + "\n"

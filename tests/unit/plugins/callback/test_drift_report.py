@@ -367,7 +367,9 @@ def drift_playbook(tmp_path):
     return playbook
 
 
-SERVER_INVENTORY = "[prefect_server]\nlocalhost ansible_connection=local\n"
+# The process audit of the machine running the tests would depend on it:
+# none of its contexts are audited (the scenario default audits real ones).
+SERVER_INVENTORY = "[prefect_server]\nlocalhost ansible_connection=local prefect_process_audit_contexts=[]\n"
 
 
 def test_drift_playbook_refuses_to_converge(tmp_path, drift_playbook):

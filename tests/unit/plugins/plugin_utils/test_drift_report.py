@@ -228,7 +228,7 @@ def test_summary_lists_hosts_by_status():
     assert summary["drifted_hosts"] == ["db1", "web2"]
     assert summary["error_hosts"] == ["db1"]
     assert summary["hosts"]["db1"] == {
-        "status": "error", "drift_count": 1, "drifted": ["Managed file"], "migrated": [],
+        "status": "error", "drift_count": 1, "drifted": ["Managed file"], "ephemeral": [], "migrated": [],
         "errors": ["cannot converge here\nsecond line"], "report": "db1.json"}
     assert summary["hosts"]["web2"]["migrated"] == ["PREFECT_ORION_API_PORT -> PREFECT_SERVER_API_PORT"]
 
@@ -266,7 +266,50 @@ def test_report_meta():
 def test_host_report_as_dict_keys():
     assert list(drifted_report().as_dict(meta())) == [
         "format", "mode", "diff_mode", "started", "written", "complete", "playbooks",
-        "host", "status", "drift_count", "drifted", "migrated", "handlers", "errors", "counts"]
+        "host", "status", "drift_count", "drifted", "ephemeral_count", "processes", "migrated", "handlers", "errors",
+        "counts"]
+
+
+AUDIT = "selfhosted.prefect.prefect_process_audit"
+
+
+def audited(*processes):
+    return {"changed": False, "processes": list(processes), "counts": {}, "ephemeral": []}
+
+
+def process(name, target, role="worker", kind="unit", **extra):
+    return dict(dict(kind=kind, name=name, user="prefect-worker", role=role, command="prefect worker start",
+                     source="unit", resolver="prefect", target=target, api_url=None, profile="ephemeral",
+                     profiles_path="/p", credentials=False, api=None, error=None), **extra)
+
+
+def test_a_process_on_an_ephemeral_api_makes_the_host_drift():
+    report = dr.HostReport("worker1")
+    report.record_ok(entry("Audit", action=AUDIT), audited(
+        process("prefect-worker@etl.service", "ephemeral"),
+        process("prefect-server@default.service", "ephemeral", role="server"),
+        process("alice", "hosted", role="client", kind="user", api_url="https://x/api")))
+    assert report.status == "drifted" and report.drifted == [] and report.counts["changed"] == 0
+    assert [p["name"] for p in report.ephemeral] == ["prefect-worker@etl.service"]  # a server runs no flows
+    summary = dr.build_summary({"worker1": report, "web1": dr.HostReport("web1")}, dict(meta(), written="w"))
+    assert summary["drifted_hosts"] == summary["ephemeral_hosts"] == ["worker1"]
+    assert summary["hosts"]["worker1"]["ephemeral"] == ["unit prefect-worker@etl.service (user prefect-worker)"]
+    assert dr.summary_text(summary).splitlines()[2:] == [
+        "web1: in sync",
+        "worker1: 0 resource(s) drifted, 1 process(es) on an ephemeral API",
+        "  ephemeral: unit prefect-worker@etl.service (user prefect-worker) would run its flows on a throwaway "
+        "local API"]
+    written = report.as_dict(meta())
+    assert written["ephemeral_count"] == 1 and len(written["processes"]) == 3
+
+
+def test_the_audit_keeps_only_its_own_keys_and_nothing_hidden():
+    report = dr.HostReport("worker1")
+    report.record_ok(entry("Audit", action=AUDIT), audited(process("x.service", "hosted", secret_env="pw")))
+    assert "secret_env" not in report.processes[0] and report.status == "in_sync"
+    hidden = dr.HostReport("worker1")
+    hidden.record_ok(entry("Audit", action=AUDIT), audited(process("x.service", "ephemeral")), no_log=True)
+    assert hidden.processes == [] and hidden.status == "in_sync"
 
 
 # ---------------------------------------------------------------- files
