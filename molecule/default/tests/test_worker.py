@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 import time
+import uuid
 
 import pytest
 
@@ -141,7 +142,7 @@ def test_scheduled_deployment_runs_on_the_worker_and_lands_in_postgresql(db):
 def test_the_pools_queues_as_declared(db):
     rows = sql(db, "select q.name, q.priority, q.concurrency_limit from work_queue q "
                    "join work_pool p on p.id = q.work_pool_id where p.name = 'onprem' order by q.priority")
-    assert rows == [["default", 1, None], ["backfills", 2, 1]]
+    assert rows == [["default", 1, None], ["backfills", 2, 1], ["second-host", 3, None]]
 
 
 LOAD_BLOCKS = """
@@ -225,6 +226,41 @@ def test_pool_changed_by_hand_is_reported_and_set_back(worker, db, run_playbook,
     converge = run_playbook("--limit", "worker1", "selfhosted.prefect.site")
     assert converge.returncode == 0, converge.stdout[-3000:]
     assert sql(db, "select concurrency_limit from work_pool where name = 'onprem'") == [[10]]
+
+
+def run_deployment(worker, db, name, *params):
+    """Start a run of the deployment and wait until it is COMPLETED; its id."""
+    out = prefect_cli(worker, "deployment", "run", name, *[f"--param {param}" for param in params])
+    flow_run_id = re.search(r"UUID: ([0-9a-f-]{36})", out).group(1)
+    wait_for(f"{name} COMPLETED", lambda: (run_state(db, flow_run_id) or [None])[0] == "COMPLETED", timeout=240)
+    return flow_run_id
+
+
+def submitted_by(db, flow_run_id):
+    return sql(db, "select resource->>'prefect.resource.name' from events "
+                   "where event = 'prefect.worker.submitted-flow-run' "
+                   "and related::text like %s", f'%prefect.flow-run.{flow_run_id}"%')
+
+
+def test_a_task_cached_on_one_worker_host_is_a_cache_hit_on_the_other(worker, client, db):
+    """prefect_worker_result_storage: worker1 computes and persists a cached
+    task's result in the storage both worker hosts mount; the same task with
+    the same input on client1's worker is Cached and returns worker1's value."""
+    key = uuid.uuid4().hex
+    first = run_deployment(worker, db, "shared-result/shared-result-first", f"key={key}")
+    second = run_deployment(worker, db, "shared-result/shared-result-second", f"key={key}")
+    assert submitted_by(db, first) == [[WORKER_NAME]] and submitted_by(db, second) == [["client1-second"]]
+    printed = [sql(db, "select message from log where flow_run_id = %s and message like 'result of %%'", run)
+               for run in (first, second)]
+    assert printed[0] == printed[1] and len(printed[0]) == 1, printed
+    assert printed[0][0][0].startswith(f"result of {key} computed on worker1: ")
+    states = [sql(db, "select state_name from task_run where flow_run_id = %s and name like 'computed_once%%'", run)
+              for run in (first, second)]
+    assert states == [[["Completed"]], [["Cached"]]]
+    # The same files on both hosts: one storage, the worker user's on each.
+    listings = [host.check_output("find /srv/prefect-results -type f -printf %s | sort", r"%u %g %m %P\n")
+                for host in (worker, client)]
+    assert listings[0] == listings[1] and listings[0].startswith("prefect-worker prefect-worker 640 ")
 
 
 def start_long_run(worker, db):
