@@ -53,6 +53,14 @@ def test_systemctl_show_of_several_units():
     assert units[1] == {"Id": "cron.service", "LoadState": "loaded", "ActiveState": "active", "MainPID": "42"}
 
 
+def test_a_property_shown_on_several_lines_keeps_every_line():
+    shown = ("Id=prefect-worker@etl.service\nEnvironmentFiles=/etc/prefect-worker/api.env (ignore_errors=no)\n"
+             "EnvironmentFiles=/etc/prefect-worker/etl.env (ignore_errors=no)\n")
+    unit = pa.parse_systemctl_show(shown)[0]
+    assert pa.environment_files(unit["EnvironmentFiles"]) == [
+        ("/etc/prefect-worker/api.env", False), ("/etc/prefect-worker/etl.env", False)]
+
+
 def test_exec_start_command_lines_keep_quoted_words():
     unit = pa.parse_systemctl_show(SHOW)[0]
     assert pa.exec_argvs(unit["ExecStart"]) == [
