@@ -28,8 +28,10 @@ description:
     sets (run as them, with a time limit), in their home directory. Service accounts that cannot log in run
     Prefect through their units and cron jobs, which are audited instead.
   - A context whose command names no Prefect interpreter (a user without C(prefect) on their E(PATH)) is resolved
-    with O(prefect_python), else by the module's own reading of the same sources, which its result says
-    (RV(processes[].resolver) is V(module)).
+    with O(prefect_python), else with one that a unit or cron job of the host runs, else with a Prefect venv under
+    C(/opt) (where the collection's roles install one) or C(/usr/local/bin/prefect). Only a host without any is
+    resolved by the module's own reading of the same sources, which its result says (RV(processes[].resolver) is
+    V(module)).
   - Runs as root (C(become)), which it needs to run each context as its user. Nothing on the host changes.
 options:
   contexts:
@@ -41,7 +43,7 @@ options:
   prefect_python:
     description:
       - A Prefect venv's Python for contexts whose own command names none, such as a user's shell without
-        C(prefect) on its E(PATH). Without it such contexts are resolved by the module itself.
+        C(prefect) on its E(PATH). Without it the module looks for one on the host.
     type: path
   probe_api:
     description:
@@ -156,6 +158,7 @@ ephemeral:
   elements: str
 """
 
+import glob
 import json
 import os
 import pwd
@@ -205,6 +208,8 @@ LOGIN_PATH = "/usr/local/bin:/usr/bin:/bin"
 SECRET_NAME = re.compile(r"KEY|SECRET|PASSWORD|PASSWD|TOKEN|AUTH|CREDENTIAL", re.I)
 CRON_FILE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")  # what Debian's cron reads in /etc/cron.d
 UID_MIN = 1000
+# Where a Prefect venv usually is: the collection's roles install into /opt.
+HOST_PREFECT_PATHS = ("/opt/*/bin/prefect", "/opt/*/*/bin/prefect", "/usr/local/bin/prefect", "/usr/bin/prefect")
 
 # Run by each context's Prefect interpreter, as its user, in its environment
 # and working directory. Prints one JSON object and never a setting's value.
@@ -339,6 +344,7 @@ class Auditor:
         self.module = module
         self.params = module.params
         self.secrets = set()
+        self.interpreters = set()
         self.loader_dir = None
         self.system_environment = parse_environment_file(_read_text("/etc/environment") or "")
 
@@ -478,7 +484,13 @@ class Auditor:
         words, env, cwd = followed
         entry["role"], entry["command"] = _role(words)
         program = which(words[0], env.get("PATH"), _is_executable)
-        return self.audited(entry, [program] + words[1:], env, cwd, prefect_interpreter(program))
+        return self.audited(entry, [program] + words[1:], env, cwd, self.interpreter(program))
+
+    def interpreter(self, program):
+        python = prefect_interpreter(program)
+        if python:
+            self.interpreters.add(python)
+        return python
 
     @staticmethod
     def running_process(pid):
@@ -538,9 +550,26 @@ class Auditor:
         entry = dict(kind="cron", name="%s:%d" % (path, job["line"]), user=job["user"], source="cron")
         entry["role"], entry["command"] = _role(words)
         program = which(words[0], env.get("PATH") or CRON_PATH, _is_executable)
-        return self.audited(entry, [program] + words[1:], env, cwd, prefect_interpreter(program))
+        return self.audited(entry, [program] + words[1:], env, cwd, self.interpreter(program))
 
     # -- users
+
+    def host_prefect(self):
+        """A Prefect interpreter for a context whose command names none:
+        prefect_python, else one a unit or cron job of the host runs, else a
+        venv where the collection's roles (or a site) put one."""
+        if self.params["prefect_python"]:
+            return self.params["prefect_python"]
+        found = sorted(python for python in self.interpreters if _is_executable(python))
+        if found:
+            return found[0]
+        for pattern in HOST_PREFECT_PATHS:
+            for program in sorted(glob.glob(pattern)):
+                if _is_executable(program):
+                    python = prefect_interpreter(program)
+                    if python and _is_executable(python):
+                        return python
+        return None
 
     def users(self):
         found = []
@@ -559,7 +588,7 @@ class Auditor:
                 continue
             entry = dict(kind="user", name=passwd.pw_name, user=passwd.pw_name, source="login",
                          role="client", command="prefect" if program else None, reason=reason)
-            python = prefect_interpreter(program) if program else self.params["prefect_python"]
+            python = prefect_interpreter(program) if program else self.host_prefect()
             found.append(self.audited(entry, [program] if program else None, env, home, python))
         return found
 

@@ -61,3 +61,24 @@ def test_refuses_to_run_as_another_user_than_root(run_module, run_module_as):
 def test_bad_arguments_fail_with_a_clear_message(run_module, args, message):
     result = run_module(audit, args)[0]
     assert result["failed"] and message in result["msg"]
+
+
+def _auditor(prefect_python=None, interpreters=()):
+    auditor = audit.Auditor.__new__(audit.Auditor)
+    auditor.params = {"prefect_python": prefect_python}
+    auditor.interpreters = set(interpreters)
+    return auditor
+
+
+def test_a_context_without_prefect_is_resolved_with_the_hosts_own(tmp_path, monkeypatch):
+    venv = tmp_path / "opt" / "prefect-client" / "bin"
+    venv.mkdir(parents=True)
+    python = _executable(venv / "python3", "")
+    _executable(venv / "prefect", "#!%s\n" % python)
+    monkeypatch.setattr(audit, "HOST_PREFECT_PATHS", (str(tmp_path / "opt" / "*" / "bin" / "prefect"),))
+    assert _auditor().host_prefect() == python  # a venv where the roles install one
+    other = _executable(tmp_path / "python-of-a-unit", "")
+    assert _auditor(interpreters=[other]).host_prefect() == other  # one a unit or cron job runs comes first
+    assert _auditor("/given/python", [other]).host_prefect() == "/given/python"  # prefect_python before both
+    monkeypatch.setattr(audit, "HOST_PREFECT_PATHS", (str(tmp_path / "none" / "prefect"),))
+    assert _auditor().host_prefect() is None  # no Prefect on the host: the module's own resolver
