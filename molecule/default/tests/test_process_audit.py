@@ -71,7 +71,9 @@ def contexts(host):
     api = {key: hosted[key] for key in ("PREFECT_API_URL", "PREFECT_API_AUTH_STRING", "PREFECT_API_SSL_CERT_FILE")}
     host.run_test("useradd --create-home --shell /bin/bash analyst")
     _put(host, "/home/analyst/.prefect/profiles.toml",
-         'active = "laptop"\n[profiles.laptop]\nPREFECT_SERVER_EPHEMERAL_ENABLED = "true"',
+         'active = "laptop"\n[profiles.laptop]\nPREFECT_SERVER_EPHEMERAL_ENABLED = "true"\n'
+         # The scenarios converge beside this test: Prefect's 20 s for the throwaway server to start is short.
+         'PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS = "180"',
          mode="0600", owner="analyst:analyst")
     host.run_test("chown -R analyst:analyst /home/analyst/.prefect")
     _put(host, f"{DEMO}/flow.py", FLOW)

@@ -177,6 +177,10 @@ asyncio.run(main())
 """
 
 
+# The deployments of onprem that molecule/shared/flows/prefect.yaml declares, by name.
+DECLARED = ["every-30s", "long-sleep", "shared-result-first", "shared-result-second"]
+
+
 def test_a_deployment_prefect_yaml_does_not_declare_is_pruned(worker, db, run_playbook):
     """prefect_worker_prune_deployments: a deployment of onprem made by hand
     (as an older prefect.yaml had it) is listed by a check run and deleted
@@ -190,15 +194,15 @@ def test_a_deployment_prefect_yaml_does_not_declare_is_pruned(worker, db, run_pl
         return sorted(name for [name] in sql(db, "select d.name from deployment d "
                                                  "join work_queue q on q.id = d.work_queue_id "
                                                  "join work_pool p on p.id = q.work_pool_id where p.name = 'onprem'"))
-    assert deployments() == ["every-30s", "long-sleep", "stale"]
+    assert deployments() == DECLARED + ["stale"]
     checked = run_playbook("--check", "--diff", "--tags", "deployments", "--limit", "worker1",
                            "selfhosted.prefect.site")
     assert checked.returncode == 0, checked.stdout[-3000:]
     assert "onprem/stale (old.py:renamed)" in checked.stdout
-    assert deployments() == ["every-30s", "long-sleep", "stale"]
+    assert deployments() == DECLARED + ["stale"]
     pruned = run_playbook("--tags", "deployments", "--limit", "worker1", "selfhosted.prefect.site")
     assert pruned.returncode == 0, pruned.stdout[-3000:]
-    assert deployments() == ["every-30s", "long-sleep"]
+    assert deployments() == DECLARED
 
 
 def test_worker_registered_in_its_pool(db):
