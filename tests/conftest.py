@@ -18,6 +18,7 @@ import os
 import sys
 
 import pytest
+from hypothesis import HealthCheck, settings as hypothesis_settings
 
 from ansible.module_utils import _internal, basic
 from ansible.module_utils.common import warnings as ansible_warnings
@@ -26,6 +27,12 @@ from ansible.module_utils.testing import patch_module_args
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _COLLECTIONS = os.path.join(_ROOT, ".cache", "collections")
 _LINK = os.path.join(_COLLECTIONS, "ansible_collections", "selfhosted", "prefect")
+
+# Examples are checked, never timed: these tests share two cores with the
+# Molecule scenarios (scripts/test runs the stages side by side), and speed is
+# measured in benchmarks/, not here.
+hypothesis_settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("suite")
 
 if os.path.isdir(_LINK) and _COLLECTIONS not in sys.path:
     sys.path.insert(0, _COLLECTIONS)

@@ -14,6 +14,7 @@ import pytest
 BENCH = pathlib.Path(__file__).resolve().parents[3] / "benchmarks" / "bench_cluster.py"
 
 
+@pytest.mark.machine_to_itself
 @pytest.mark.usefixtures("cluster_serving")
 def test_bench_cluster_smoke_prints_its_ratios():
     result = subprocess.run([sys.executable, str(BENCH), "--existing", "--smoke"],

@@ -42,7 +42,7 @@ LOAD_TIMEOUT = 120
 WORKER_DEPLOYMENT = "tick/every-30s"
 WORKER_INTERVAL = 30
 
-pytestmark = pytest.mark.usefixtures("cluster_serving")
+pytestmark = [pytest.mark.usefixtures("cluster_serving"), pytest.mark.machine_to_itself]
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -302,6 +302,7 @@ class Faults:
         (host.check_output if check else host.run)(repairs)
 
 
+@pytest.mark.machine_to_itself
 def test_each_fault_fires_its_alert_through_alertmanager_and_resolves_after_repair(hosts, monitor, bounds,
                                                                                    cluster_serving):
     """One window, the faults side by side: api2's instance stopped (the

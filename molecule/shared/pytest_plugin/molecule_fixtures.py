@@ -21,24 +21,38 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 
-def pytest_sessionstart(session):
-    """With MOLECULE_VERIFY_AFTER (paths, space-separated; scripts/test sets
-    it for the scenario that runs alone), wait until each path exists: the
-    scenarios converged beside this one have ended, and its tests have the
-    machine to themselves."""
-    paths = os.environ.get("MOLECULE_VERIFY_AFTER", "").split()
-    started = time.monotonic()
-    while not all(os.path.exists(path) for path in paths):
-        time.sleep(2)
-    if paths:
-        print(f"\nthe verify waited {time.monotonic() - started:.0f} s for {' '.join(paths)}", flush=True)
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "machine_to_itself: a test that measures failovers, goodput or alert times; it waits "
+        "until the scenarios run beside this one have ended (MOLECULE_VERIFY_AFTER), and runs after the others")
 
 
 def pytest_collection_modifyitems(items):
     """A scenario's test_wire.py first: the capture of its network
     (wire_capture.py) ends before the tests that load the hosts or try
-    plaintext connections on purpose."""
-    items.sort(key=lambda item: item.path.name != "test_wire.py")
+    plaintext connections on purpose. The tests marked machine_to_itself
+    last, so the others run while the scenarios beside this one still do."""
+    items.sort(key=lambda item: (item.path.name != "test_wire.py",
+                                 item.get_closest_marker("machine_to_itself") is not None))
+
+
+_waited_for_the_machine = []
+
+
+def pytest_runtest_setup(item):
+    """Before the first test marked machine_to_itself: with
+    MOLECULE_VERIFY_AFTER (paths, space-separated; scripts/test sets it for
+    the scenario whose measurements need the cores), wait until each path
+    exists, that is until the scenarios run beside this one have ended."""
+    if _waited_for_the_machine or item.get_closest_marker("machine_to_itself") is None:
+        return
+    _waited_for_the_machine.append(True)
+    paths = os.environ.get("MOLECULE_VERIFY_AFTER", "").split()
+    started = time.monotonic()
+    while not all(os.path.exists(path) for path in paths):
+        time.sleep(2)
+    if paths:
+        print(f"\nwaited {time.monotonic() - started:.0f} s for {' '.join(paths)} before {item.nodeid}", flush=True)
 
 
 def container(host):

@@ -130,9 +130,9 @@ def test_a_failed_scenarios_failed_tests_come_last():
     assert failures.index("E   assert") < failures.index("failed scenarios: first")
 
 
-def test_the_scenario_that_runs_alone_starts_once_the_others_verify():
-    # first and second side by side; solo starts once both are in their
-    # verify step, and is told to hold its own verify until they have ended.
+def test_every_scenario_starts_at_once_and_the_measuring_one_is_told_what_to_wait_for():
+    # first, second and solo start together; solo is told the verdict files
+    # of first and second, whose existence its measuring tests wait for.
     with tempfile.TemporaryDirectory() as work:
         order = pathlib.Path(work) / "order"
         result = run_main(
@@ -140,21 +140,19 @@ def test_the_scenario_that_runs_alone_starts_once_the_others_verify():
             "molecule() {\n"
             f'  echo "start $3" >>{order}\n'
             f'  [ "$3" != solo ] || echo "solo after $MOLECULE_VERIFY_AFTER" >>{order}\n'
-            "  sleep 1\n"
-            f'  echo "verify $3" >>{order}; echo "INFO $3 ➜ verify: Executing"\n'
-            '  [ "$3" = solo ] && sleep 1 || sleep 6\n'
-            f'  echo "$3 done"; echo "end $3" >>{order}\n'
+            "  sleep 2\n"
+            f'  echo "INFO $3 ➜ verify: Executing"; echo "$3 done"; echo "end $3" >>{order}\n'
             "}",
             "molecule",
         )
         events = order.read_text().split("\n")[:-1]
     assert result.returncode == 0, result.stdout + result.stderr
-    assert sorted(events[:2]) == ["start first", "start second"], events
-    assert sorted(events[2:4]) == ["verify first", "verify second"], events
-    assert events[4] == "start solo", events
-    logs = pathlib.Path(events[5].split()[2]).parent
-    assert events[5].split()[2:] == [str(logs / "molecule-first.time"), str(logs / "molecule-second.time")], events
-    assert events.index("start solo") < events.index("end first"), events
+    starts = [event for event in events if event.startswith("start ")]
+    assert sorted(starts) == ["start first", "start second", "start solo"], events
+    assert max(events.index(event) for event in starts) < min(i for i, e in enumerate(events) if e.startswith("end "))
+    told = next(event for event in events if event.startswith("solo after ")).split()[2:]
+    logs = pathlib.Path(told[0]).parent
+    assert told == [str(logs / "molecule-first.time"), str(logs / "molecule-second.time")], events
     # Each output in one piece, with its steps' start, and every scenario's verdict and time.
     assert "INFO first ➜ verify: Executing\n==> first step verify started\nfirst done\n" in result.stdout
     assert all(f"scenario {name} passed in " in result.stdout for name in ("first", "second", "solo"))
@@ -171,3 +169,37 @@ def test_a_failed_scenario_that_runs_alone_fails_the_stage():
     assert "scenario solo FAILED in " in result.stdout
     assert result.stdout.rstrip().endswith("stages: 0 passed, 1 failed")
     assert "failed scenarios: solo" in result.stdout
+
+
+def test_the_molecule_stage_runs_beside_the_others_and_its_output_follows_theirs():
+    # molecule starts first and is still converging while `fine` runs; its
+    # output comes after fine's, whole, and both verdicts count.
+    with tempfile.TemporaryDirectory() as work:
+        order = pathlib.Path(work) / "order"
+        result = run_main(
+            "MOLECULE_SCENARIOS='first'\n"
+            f'molecule() {{ echo "molecule start" >>{order}; echo "first converged"; sleep 3;'
+            f' echo "molecule end" >>{order}; }}\n'
+            f'stage_fine() {{ sleep 1; echo "fine ran" >>{order}; echo "fine output"; }}',
+            "fine", "molecule",
+        )
+        events = order.read_text().split("\n")[:-1]
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert events == ["molecule start", "fine ran", "molecule end"], events
+    out = result.stdout
+    assert out.index("fine output") < out.index("stage fine passed") < out.index("first converged")
+    assert out.index("first converged") < out.index("stage molecule passed in ")
+    assert "stages: 2 passed, 0 failed" in out
+
+
+def test_a_failed_molecule_stage_beside_the_others_fails_the_run_and_its_end_is_repeated():
+    result = run_main(
+        "MOLECULE_SCENARIOS='first'\n"
+        'molecule() { echo "first broke"; return 1; }\n'
+        "stage_fine() { true; }",
+        "molecule", "fine",
+    )
+    assert result.returncode != 0
+    summary = result.stdout[result.stdout.index("stage molecule FAILED"):]
+    assert "the end of stage molecule" in summary and "failed scenarios: first" in summary
+    assert result.stdout.rstrip().endswith("stages: 1 passed, 1 failed")
