@@ -91,7 +91,7 @@ def test_requires_ansible_is_the_tested_ansible_core():
 COLLECTED = ("drift-reports", ".cache", ".hypothesis", ".pytest_cache", ".benchmarks", ".ansible", "inventory")
 CHECKOUT_ONLY = (
     "scripts", "tools", "molecule", "benchmarks", ".ci", ".config", ".gitignore", "requirements-dev.txt",
-    "tests/output", "tests/unit/scripts", "tests/unit/tools", "tests/unit/docs", "tests/sanity/get_pip_standin.py",
+    "tests/output", "tests/unit/scripts", "tests/unit/molecule", "tests/unit/tools", "tests/unit/docs", "tests/sanity/get_pip_standin.py",
     "tests/integration/test_collection_metadata.py", "tests/integration/test_settings_catalog_current.py",
     "tests/integration/test_benchmark_smoke.py",
 )
