@@ -123,14 +123,14 @@ def test_pool_and_zombie_automation_on_the_server(db, zombie_window):
 
 
 def test_scheduled_deployment_runs_on_the_worker_and_lands_in_postgresql(db):
-    """every-30s, applied from prefect.yaml, is picked up by worker1 and
+    """every-minute, applied from prefect.yaml, is picked up by worker1 and
     ends COMPLETED; the worker's name is stored with the run."""
     def completed():
         return sql(db, "select fr.id::text from flow_run fr "
                        "join deployment d on d.id = fr.deployment_id "
-                       "where d.name = 'every-30s' and fr.state_type = 'COMPLETED' "
+                       "where d.name = 'every-minute' and fr.state_type = 'COMPLETED' "
                        "order by fr.end_time limit 1")
-    [[flow_run_id]] = wait_for("a COMPLETED run of every-30s", completed, timeout=240)
+    [[flow_run_id]] = wait_for("a COMPLETED run of every-minute", completed, timeout=240)
     submitted_by = sql(db, "select resource->>'prefect.resource.name' from events "
                            "where event = 'prefect.worker.submitted-flow-run' "
                            "and related::text like %s", f'%prefect.flow-run.{flow_run_id}"%')
@@ -178,7 +178,7 @@ asyncio.run(main())
 
 
 # The deployments of onprem that molecule/shared/flows/prefect.yaml declares, by name.
-DECLARED = ["every-30s", "long-sleep", "shared-result-first", "shared-result-second"]
+DECLARED = ["every-minute", "long-sleep", "shared-result-first", "shared-result-second"]
 
 
 def test_a_deployment_prefect_yaml_does_not_declare_is_pruned(worker, db, run_playbook):

@@ -39,8 +39,8 @@ LOAD_TIMEOUT = 120
 
 # client1's worker (group_vars/prefect_worker.yml) runs this deployment
 # through every fault of this module.
-WORKER_DEPLOYMENT = "tick/every-30s"
-WORKER_INTERVAL = 30
+WORKER_DEPLOYMENT = "tick/every-minute"
+WORKER_INTERVAL = 60
 
 pytestmark = [pytest.mark.usefixtures("cluster_serving"), pytest.mark.machine_to_itself]
 

@@ -239,7 +239,7 @@ READY = ("curl -fsS --max-time 5 --cacert /etc/ssl/selfhosted-prefect/ca.pem "
 # group_vars/prefect_monitoring.yml): a scrape and an evaluation every 5 s
 # here; HAProxy's three failed checks; a worker is offline 3 heartbeats of
 # 10 s after its last, once the foreman's 15-s loop looks; the next run is
-# due within 30 s and Late 15 s past its start. BackupStale waits for nothing,
+# due within 60 s and Late 15 s past its start. BackupStale waits for nothing,
 # but its fault is a reload of Prometheus, whose notifier then rediscovers
 # Alertmanager for up to 5 s: an alert that fires meanwhile is dropped
 # (prometheus_notifications_dropped_total) and sent again after the resend
@@ -248,7 +248,7 @@ ALERTS = {
     "PrefectApiHostDown": ("api2", 20),
     "HaproxyServerDown": ("api2", 30),
     "PrefectNoReadyWorker": ("paused", 30 + 15 + 20),
-    "PrefectLateRuns": ("paused", 30 + 15 + 5 + 20),
+    "PrefectLateRuns": ("paused", 60 + 15 + 5 + 20),
     "PrefectWorkerDown": ("stopped", 5 + 5 + 20),
     "BackupStale": ("windows", 20 + 60 + 5),
     "BackupNotSucceeded": ("windows", 20 + 60 + 5),
@@ -308,7 +308,7 @@ def test_each_fault_fires_its_alert_through_alertmanager_and_resolves_after_repa
     """One window, the faults side by side: api2's instance stopped (the
     load balancer still answers ready through api1), client1's worker paused
     (its unit stays active, so PrefectWorkerDown stays quiet, but its pool
-    has no online worker and its every-30s runs go Late), then resumed and
+    has no online worker and its every-minute runs go Late), then resumed and
     stopped (its unit is not active), and the backup timers' windows shrunk
     to zero, as if each had passed since the timers last ran. Each alert is
     read from Alertmanager's API and timed from its own fault; each fault is

@@ -36,19 +36,33 @@ def addresses(network, names):
     return {name: found[name] for name in names}
 
 
+HEAD = 4096  # bytes kept of each direction: its opening and an HTTP first line
+SCAN_BUDGET = 32 * 1024 * 1024  # bytes held before they are searched for secrets
+
+
 class Capture:
     """The TCP payload between the scenario's hosts, per connection and
-    direction, in order, without retransmissions:
-    payload[(stream, client, server, port, sender)] = bytes. The client is
-    the side whose SYN opened the connection. Connections whose SYN or first
-    client segment the capture lacks (dumpcap dropped it, or tshark took a
-    segment for a retransmission) are in `unopened`: their bytes still count
-    for leaks, but they cannot say how they opened."""
+    direction, (stream, client, server, port, sender), read in order without
+    retransmissions. The client is the side whose SYN opened the connection.
+    Read once, as tshark prints it, and kept small (a long scenario's capture
+    holds gigabytes): each direction's first HEAD bytes (`head`), its length,
+    and whether any of the secret forms was in its bytes, segments joined
+    (`leaked`). Connections whose SYN or first client segment the capture
+    lacks (dumpcap dropped it, or tshark took a segment for a retransmission)
+    are in `unopened`: their bytes still count for leaks, but they cannot say
+    how they opened."""
 
-    def __init__(self):
-        self.payload = defaultdict(bytearray)
+    def __init__(self, forms=(), scan_budget=SCAN_BUDGET):
+        self.forms = [form.encode() for form in forms]
+        self.scan_budget = scan_budget
+        self.overlap = max((len(form) for form in self.forms), default=1) - 1
+        self.head = defaultdict(bytes)
+        self.length = defaultdict(int)
+        self.leaked = set()
         self.unopened = set()
         self.opener = {}
+        self._pending = defaultdict(bytearray)
+        self._pending_bytes = 0
 
     def add(self, stream, src, dst, dport, syn, seq, data):
         if syn:
@@ -59,34 +73,52 @@ class Capture:
         client, server, port = self.opener.setdefault(stream, (src, dst, dport))
         key = (stream, client, server, port, src)
         # Relative sequence number 1 is the first byte after the SYN.
-        if src == client and not self.payload[key] and seq != 1:
+        if src == client and not self.length[key] and seq != 1:
             self.unopened.add(stream)
-        self.payload[key] += data
+        if len(self.head[key]) < HEAD:
+            self.head[key] += data[:HEAD - len(self.head[key])]
+        self.length[key] += len(data)
+        if self.forms and key not in self.leaked:
+            self._pending[key] += data
+            self._pending_bytes += len(data)
+            if self._pending_bytes > self.scan_budget:
+                self.scan()
+
+    def scan(self):
+        """Search what is held for the secret forms; keep of each direction
+        only the bytes a form could still continue from."""
+        for key, data in self._pending.items():
+            if key not in self.leaked and any(form in data for form in self.forms):
+                self.leaked.add(key)
+            del data[:max(0, len(data) - self.overlap)]
+        self._pending_bytes = sum(len(data) for data in self._pending.values())
 
     def items(self):
-        return self.payload.items()
-
-    def values(self):
-        return self.payload.values()
+        return self.head.items()
 
 
-def streams(hosts):
-    """The Capture of the TCP payload between the given hosts ({name: address})."""
-    fields = subprocess.run(
-        ["tshark", "-r", CAPTURE, "-n", "-Y",
-         "(tcp.len > 0 and not tcp.analysis.retransmission) or (tcp.flags.syn == 1 and tcp.flags.ack == 0)",
-         "-T", "fields", "-e", "tcp.stream", "-e", "ip.src", "-e", "ip.dst", "-e", "tcp.dstport",
-         "-e", "tcp.flags.syn", "-e", "tcp.flags.ack", "-e", "tcp.seq", "-e", "tcp.payload"],
-        check=True, capture_output=True, text=True).stdout
+def streams(hosts, forms=()):
+    """The Capture of the TCP payload between the given hosts ({name:
+    address}), searched for the given secret forms."""
     names = {address: name for name, address in hosts.items()}
-    capture = Capture()
-    for line in fields.splitlines():
-        stream, src, dst, dport, syn, ack, seq, data = line.split("\t")
-        if src not in names or dst not in names:
-            continue
-        opens = syn in ("1", "True") and ack in ("0", "False")
-        capture.add(stream, names[src], names[dst], int(dport), opens, int(seq),
-                    bytes.fromhex(data.replace(":", "")))
+    capture = Capture(forms)
+    # Only the layers the fields need: no TLS, HTTP or PostgreSQL dissection.
+    with subprocess.Popen(
+            ["tshark", "-r", CAPTURE, "-n", "--disable-protocol", "ALL", "--enable-protocol", "eth",
+             "--enable-protocol", "ip", "--enable-protocol", "tcp", "-Y",
+             "(tcp.len > 0 and not tcp.analysis.retransmission) or (tcp.flags.syn == 1 and tcp.flags.ack == 0)",
+             "-T", "fields", "-e", "tcp.stream", "-e", "ip.src", "-e", "ip.dst", "-e", "tcp.dstport",
+             "-e", "tcp.flags.syn", "-e", "tcp.flags.ack", "-e", "tcp.seq", "-e", "tcp.payload"],
+            stdout=subprocess.PIPE, text=True) as tshark:
+        for line in tshark.stdout:
+            stream, src, dst, dport, syn, ack, seq, data = line.rstrip("\n").split("\t")
+            if src not in names or dst not in names:
+                continue
+            opens = syn in ("1", "True") and ack in ("0", "False")
+            capture.add(stream, names[src], names[dst], int(dport), opens, int(seq),
+                        bytes.fromhex(data.replace(":", "")))
+    assert tshark.returncode == 0, f"tshark failed ({tshark.returncode})"
+    capture.scan()
     return capture
 
 
@@ -104,6 +136,9 @@ def hops_not_in_tls(wire, expected):
     one in a hundred makes the capture itself fail."""
     seen = defaultdict(list)
     unopened = defaultdict(int)
+    carried = defaultdict(int)
+    for key, length in wire.length.items():
+        carried[key[1:4]] += length
     for (stream, client, server, port, sender), data in wire.items():
         if sender != client:
             continue
@@ -113,6 +148,8 @@ def hops_not_in_tls(wire, expected):
             seen[(client, server, port)].append(opens_tls(data))
     for hop in expected:
         print(f"{hop}: {len(seen[hop])} connection(s)")
+    print("the hops that carried the most bytes:",
+          ", ".join(f"{hop} {size}" for hop, size in sorted(carried.items(), key=lambda item: -item[1])[:8]))
     print(f"connections whose opening the capture lacks: {dict(unopened) or 'none'}")
     opened = sum(len(tls) for tls in seen.values())
     assert sum(unopened.values()) * 100 <= opened, f"the capture lacks too many openings: {dict(unopened)}"
@@ -123,8 +160,8 @@ def hops_not_in_tls(wire, expected):
 
 def payload_bytes(wire):
     """All the payload between the hosts, printed with its connection count."""
-    total = sum(len(data) for data in wire.values())
-    print(f"{len(wire.payload)} directions of {len({key[0] for key in wire.payload})} connections, {total} bytes")
+    total = sum(wire.length.values())
+    print(f"{len(wire.length)} directions of {len({key[0] for key in wire.length})} connections, {total} bytes")
     return total
 
 
@@ -142,7 +179,7 @@ def plaintext_http(wire, redirectors=()):
     return found
 
 
-def leaks(wire, forms):
-    """The hops whose bytes hold any of the secret forms."""
-    return sorted({(client, server, port) for (_stream, client, server, port, _sender), data in wire.items()
-                   if any(form.encode() in data for form in forms)})
+def leaks(wire):
+    """The hops whose bytes held any of the secret forms streams() was given."""
+    assert wire.forms, "streams() was given no secret form to look for"
+    return sorted({(client, server, port) for (_stream, client, server, port, _sender) in wire.leaked})
