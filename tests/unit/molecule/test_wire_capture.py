@@ -70,4 +70,3 @@ def test_a_connection_seen_without_its_opening_is_unopened():
 def test_leaks_refuses_a_capture_read_without_secret_forms():
     with pytest.raises(AssertionError, match="no secret form"):
         wire_capture.leaks(wire_capture.Capture())
-
