@@ -20,6 +20,22 @@ from molecule_fixtures import pgbackrest_info as info
 STANZA = "prefect"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def repository_checked_after(hosts):
+    """Once this module's restores have taken the cluster down and back:
+    `pgbackrest check` through its unit on backup1, as an operator would
+    after a restore. A timer's check that runs while a restore has the
+    cluster down fails, and its failed unit keeps BackupFailed firing until
+    the next hourly run: on 2026-12-06 test_monitoring, run after this
+    module, found it firing for the check unit."""
+    yield
+    repository = hosts["backup1"]
+    check = repository.run("systemctl start prefect-pgbackrest-check.service")
+    state = repository.run("systemctl is-failed prefect-pgbackrest-check.service").stdout.strip()
+    assert check.rc == 0 and state != "failed", \
+        repository.run("journalctl -u prefect-pgbackrest-check.service -n 20 --no-pager").stdout
+
+
 def primary(hosts):
     name = pg_primary(hosts)
     assert name, f"no PostgreSQL primary: {patroni_members(hosts)}"

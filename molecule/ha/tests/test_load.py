@@ -319,8 +319,10 @@ def test_the_loss_of_the_redis_primarys_host(hosts, ca_file, auth_string, redis_
     # Docket and the scheduler: a new deployment's slots filled, each once.
     deployment = interval_deployment(ca_file, auth_string)
     starts = []
+    # Filled 8 to 12 s after the failover in five runs, 124 s in a sixth
+    # (2026-12-06): the bound allows that, and fails a scheduler that stays down.
     filled = wait_for(lambda: starts.__setitem__(slice(None), scheduled_starts(ca_file, auth_string, deployment["id"]))
-                      or len(starts) >= 3, 120, 1)
+                      or len(starts) >= 3, 300, 1)
     filled_at = time.time()
     summary = load.stop()
     errors = summary["errors"]
