@@ -93,9 +93,6 @@ class Capture:
             del data[:max(0, len(data) - self.overlap)]
         self._pending_bytes = sum(len(data) for data in self._pending.values())
 
-    def items(self):
-        return self.head.items()
-
 
 def streams(hosts, forms=()):
     """The Capture of the TCP payload between the given hosts ({name:
@@ -139,7 +136,7 @@ def hops_not_in_tls(wire, expected):
     carried = defaultdict(int)
     for key, length in wire.length.items():
         carried[key[1:4]] += length
-    for (stream, client, server, port, sender), data in wire.items():
+    for (stream, client, server, port, sender), data in wire.head.items():
         if sender != client:
             continue
         if stream in wire.unopened:
@@ -169,7 +166,7 @@ def plaintext_http(wire, redirectors=()):
     """Every plaintext HTTP message between hosts, but the redirects to
     HTTPS of the given (host, port)s and the requests they answer."""
     found = []
-    for (_stream, client, server, port, sender), data in wire.items():
+    for (_stream, client, server, port, sender), data in wire.head.items():
         if not data.startswith(HTTP_STARTS):
             continue
         first_line = data.split(b"\r\n", 1)[0].decode(errors="replace")
