@@ -130,9 +130,9 @@ def test_a_failed_scenarios_failed_tests_come_last():
     assert failures.index("E   assert") < failures.index("failed scenarios: first")
 
 
-def test_every_scenario_starts_at_once_and_the_measuring_one_is_told_what_to_wait_for():
-    # first, second and solo start together; solo is told the verdict files
-    # of first and second, whose existence its measuring tests wait for.
+def test_the_scenario_that_runs_alone_starts_once_the_others_verify():
+    # first and second side by side; solo starts once both are in their
+    # verify step, and is told to hold its own verify until they have ended.
     with tempfile.TemporaryDirectory() as work:
         order = pathlib.Path(work) / "order"
         result = run_main(
@@ -140,19 +140,21 @@ def test_every_scenario_starts_at_once_and_the_measuring_one_is_told_what_to_wai
             "molecule() {\n"
             f'  echo "start $3" >>{order}\n'
             f'  [ "$3" != solo ] || echo "solo after $MOLECULE_VERIFY_AFTER" >>{order}\n'
-            "  sleep 2\n"
-            f'  echo "INFO $3 ➜ verify: Executing"; echo "$3 done"; echo "end $3" >>{order}\n'
+            "  sleep 1\n"
+            f'  echo "verify $3" >>{order}; echo "INFO $3 ➜ verify: Executing"\n'
+            '  [ "$3" = solo ] && sleep 1 || sleep 6\n'
+            f'  echo "$3 done"; echo "end $3" >>{order}\n'
             "}",
             "molecule",
         )
         events = order.read_text().split("\n")[:-1]
     assert result.returncode == 0, result.stdout + result.stderr
-    starts = [event for event in events if event.startswith("start ")]
-    assert sorted(starts) == ["start first", "start second", "start solo"], events
-    assert max(events.index(event) for event in starts) < min(i for i, e in enumerate(events) if e.startswith("end "))
-    told = next(event for event in events if event.startswith("solo after ")).split()[2:]
-    logs = pathlib.Path(told[0]).parent
-    assert told == [str(logs / "molecule-first.time"), str(logs / "molecule-second.time")], events
+    assert sorted(events[:2]) == ["start first", "start second"], events
+    assert sorted(events[2:4]) == ["verify first", "verify second"], events
+    assert events[4] == "start solo", events
+    logs = pathlib.Path(events[5].split()[2]).parent
+    assert events[5].split()[2:] == [str(logs / "molecule-first.time"), str(logs / "molecule-second.time")], events
+    assert events.index("start solo") < events.index("end first"), events
     # Each output in one piece, with its steps' start, and every scenario's verdict and time.
     assert "INFO first ➜ verify: Executing\n==> first step verify started\nfirst done\n" in result.stdout
     assert all(f"scenario {name} passed in " in result.stdout for name in ("first", "second", "solo"))
