@@ -5,9 +5,11 @@ between its hosts from before its first container starts
 it here with tshark (Debian), then checks the hops it expects."""
 
 import os
+import shutil
 import subprocess
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import docker
 
@@ -17,13 +19,25 @@ POSTGRES_SSL_REQUEST = bytes.fromhex("0000000804d2162f")
 HTTP_STARTS = (b"GET ", b"POST ", b"PUT ", b"PATCH ", b"DELETE ", b"HEAD ", b"OPTIONS ", b"HTTP/1.")
 
 
+def capture_messages():
+    """What dumpcap printed (create.yml sends it beside the capture), and
+    the room left where it writes."""
+    log = Path(f"{CAPTURE}.log")
+    printed = log.read_text(errors="replace") if log.exists() else f"(no {log})"
+    free = shutil.disk_usage(Path(CAPTURE).parent).free
+    return f"dumpcap printed:\n{printed}\n{free / 2**30:.1f} GiB free beside the capture"
+
+
 def stop_capture():
+    """Stops dumpcap and prints its counts, dropped packets among them."""
     pattern = f"dumpcap .* -w {CAPTURE}$"
-    subprocess.run(["pkill", "-INT", "-f", pattern], check=True)
+    stopped = subprocess.run(["pkill", "-INT", "-f", pattern], check=False)
+    assert stopped.returncode == 0, f"dumpcap no longer captured {CAPTURE}. {capture_messages()}"
     deadline = time.monotonic() + 30
     while subprocess.run(["pgrep", "-f", pattern], check=False, capture_output=True).returncode == 0:
         assert time.monotonic() < deadline, "dumpcap did not stop"
         time.sleep(0.2)
+    print(capture_messages())
 
 
 def addresses(network, names):
