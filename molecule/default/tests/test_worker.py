@@ -55,6 +55,16 @@ def wait_for(what, probe, timeout, interval=2):
     raise AssertionError(f"{what}: not within {timeout} s")
 
 
+def submitted_by(db, flow_run_id):
+    """The names of the workers that submitted the run, once the server has
+    stored their event: events are stored in batches, so the event of a
+    short run can land after the run's COMPLETED state."""
+    return wait_for(f"the submitted-flow-run event of {flow_run_id}", lambda: sql(
+        db, "select resource->>'prefect.resource.name' from events "
+            "where event = 'prefect.worker.submitted-flow-run' "
+            "and related::text like %s", f'%prefect.flow-run.{flow_run_id}"%'), timeout=60)
+
+
 def run_state(db, flow_run_id):
     rows = sql(db, "select state_type::text, state_name, coalesce(s.message, '') from flow_run fr "
                    "left join flow_run_state s on s.id = fr.state_id where fr.id = %s", flow_run_id)
@@ -131,10 +141,7 @@ def test_scheduled_deployment_runs_on_the_worker_and_lands_in_postgresql(db):
                        "where d.name = 'every-minute' and fr.state_type = 'COMPLETED' "
                        "order by fr.end_time limit 1")
     [[flow_run_id]] = wait_for("a COMPLETED run of every-minute", completed, timeout=240)
-    submitted_by = sql(db, "select resource->>'prefect.resource.name' from events "
-                           "where event = 'prefect.worker.submitted-flow-run' "
-                           "and related::text like %s", f'%prefect.flow-run.{flow_run_id}"%')
-    assert submitted_by == [[WORKER_NAME]]
+    assert submitted_by(db, flow_run_id) == [[WORKER_NAME]]
     printed = sql(db, "select message from log where flow_run_id = %s and message like 'tick on %%'", flow_run_id)
     assert printed == [["tick on worker1: hello from an Ansible-managed variable"]]
 
@@ -238,12 +245,6 @@ def run_deployment(worker, db, name, *params):
     flow_run_id = re.search(r"UUID: ([0-9a-f-]{36})", out).group(1)
     wait_for(f"{name} COMPLETED", lambda: (run_state(db, flow_run_id) or [None])[0] == "COMPLETED", timeout=240)
     return flow_run_id
-
-
-def submitted_by(db, flow_run_id):
-    return sql(db, "select resource->>'prefect.resource.name' from events "
-                   "where event = 'prefect.worker.submitted-flow-run' "
-                   "and related::text like %s", f'%prefect.flow-run.{flow_run_id}"%')
 
 
 def test_a_task_cached_on_one_worker_host_is_a_cache_hit_on_the_other(worker, client, db):
