@@ -55,14 +55,19 @@ def wait_for(what, probe, timeout, interval=2):
     raise AssertionError(f"{what}: not within {timeout} s")
 
 
+def stored(db, what, query, *params):
+    """The rows of the query once it has any. The server stores what a run's
+    processes send it (events, logs, task runs through their events) in
+    batches, so a short run's rows can land after its COMPLETED state."""
+    return wait_for(f"{what} stored", lambda: sql(db, query, *params), timeout=60)
+
+
 def submitted_by(db, flow_run_id):
-    """The names of the workers that submitted the run, once the server has
-    stored their event: events are stored in batches, so the event of a
-    short run can land after the run's COMPLETED state."""
-    return wait_for(f"the submitted-flow-run event of {flow_run_id}", lambda: sql(
-        db, "select resource->>'prefect.resource.name' from events "
-            "where event = 'prefect.worker.submitted-flow-run' "
-            "and related::text like %s", f'%prefect.flow-run.{flow_run_id}"%'), timeout=60)
+    """The names of the workers that submitted the run."""
+    return stored(db, f"the submitted-flow-run event of {flow_run_id}",
+                  "select resource->>'prefect.resource.name' from events "
+                  "where event = 'prefect.worker.submitted-flow-run' "
+                  "and related::text like %s", f'%prefect.flow-run.{flow_run_id}"%')
 
 
 def run_state(db, flow_run_id):
@@ -142,7 +147,8 @@ def test_scheduled_deployment_runs_on_the_worker_and_lands_in_postgresql(db):
                        "order by fr.end_time limit 1")
     [[flow_run_id]] = wait_for("a COMPLETED run of every-minute", completed, timeout=240)
     assert submitted_by(db, flow_run_id) == [[WORKER_NAME]]
-    printed = sql(db, "select message from log where flow_run_id = %s and message like 'tick on %%'", flow_run_id)
+    printed = stored(db, f"the log of {flow_run_id}",
+                     "select message from log where flow_run_id = %s and message like 'tick on %%'", flow_run_id)
     assert printed == [["tick on worker1: hello from an Ansible-managed variable"]]
 
 
@@ -255,11 +261,14 @@ def test_a_task_cached_on_one_worker_host_is_a_cache_hit_on_the_other(worker, cl
     first = run_deployment(worker, db, "shared-result/shared-result-first", f"key={key}")
     second = run_deployment(worker, db, "shared-result/shared-result-second", f"key={key}")
     assert submitted_by(db, first) == [[WORKER_NAME]] and submitted_by(db, second) == [["client1-second"]]
-    printed = [sql(db, "select message from log where flow_run_id = %s and message like 'result of %%'", run)
+    printed = [stored(db, f"the log of {run}",
+                      "select message from log where flow_run_id = %s and message like 'result of %%'", run)
                for run in (first, second)]
     assert printed[0] == printed[1] and len(printed[0]) == 1, printed
     assert printed[0][0][0].startswith(f"result of {key} computed on worker1: ")
-    states = [sql(db, "select state_name from task_run where flow_run_id = %s and name like 'computed_once%%'", run)
+    states = [stored(db, f"the final state of {run}'s cached task",
+                     "select state_name from task_run where flow_run_id = %s and name like 'computed_once%%' "
+                     "and state_type in ('COMPLETED', 'FAILED', 'CRASHED', 'CANCELLED')", run)
               for run in (first, second)]
     assert states == [[["Completed"]], [["Cached"]]]
     # The same files on both hosts: one storage, the worker user's on each.
